@@ -1,0 +1,50 @@
+//! The role guard for server functions, and helpers they share. It wraps
+//! `backend::auth`, which plain axum routes use directly.
+
+use backend::Backend;
+use backend::accounts::User;
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+use tower_sessions::Session;
+
+use crate::error::AppError;
+use crate::models::Role;
+
+pub fn backend() -> Result<Backend, AppError> {
+    use_context::<Backend>().ok_or_else(|| AppError::internal("Backend missing from context"))
+}
+
+pub async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>()
+        .await
+        .map_err(|e| AppError::internal(format!("session layer missing: {e}")))
+}
+
+/// Sets the HTTP status of the response from the error, then returns it.
+pub fn fail(error: AppError) -> AppError {
+    if let Some(response) = use_context::<ResponseOptions>() {
+        if let Ok(status) = http::StatusCode::from_u16(error.status()) {
+            response.set_status(status);
+        }
+    }
+    error
+}
+
+/// The signed-in user if their role satisfies `required`; otherwise
+/// `SignInRequired` (401) or `Forbidden` (403).
+pub async fn require_role(required: Role) -> Result<User, AppError> {
+    let backend = backend().map_err(fail)?;
+    let session = session().await.map_err(fail)?;
+    backend::auth::require_role(&session, &backend.db, required.into())
+        .await
+        .map_err(|e| fail(e.into()))
+}
+
+/// The signed-in user, if any, for endpoints open to everyone.
+pub async fn optional_user() -> Result<Option<User>, AppError> {
+    let backend = backend().map_err(fail)?;
+    let session = session().await.map_err(fail)?;
+    backend::auth::current_user(&session, &backend.db)
+        .await
+        .map_err(|e| fail(e.into()))
+}

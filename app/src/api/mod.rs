@@ -1,0 +1,7 @@
+//! Server functions, one module per domain. Each is a public HTTP
+//! endpoint: it checks the caller with [`guard`] first, validates, calls
+//! `backend`, and maps the result to a model from [`crate::models`].
+
+pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod guard;

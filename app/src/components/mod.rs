@@ -1,0 +1,4 @@
+pub mod errors;
+pub mod nav;
+pub mod require_role;
+pub mod session;

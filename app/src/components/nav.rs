@@ -1,0 +1,41 @@
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::components::session::SessionActions;
+use crate::models::Role;
+
+#[component]
+pub fn Nav() -> impl IntoView {
+    let session = SessionActions::get();
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">"Calbridge"</a>
+            <nav aria-label="Main">
+                <A href="/spaces">"Spaces"</A>
+                <A href="/appointments">"Appointments"</A>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let user = session.user.await.ok().flatten();
+                        let admin = user.as_ref().is_some_and(|u| u.role.satisfies(Role::Admin));
+                        view! {
+                            <Show when=move || admin>
+                                <A href="/admin/integrations">"Admin › Integrations"</A>
+                            </Show>
+                            {match user {
+                                Some(u) => view! {
+                                    <span class="whoami" data-testid="whoami">
+                                        {u.display_name} " (" {u.role.label()} ")"
+                                    </span>
+                                    <ActionForm action=session.logout attr:class="inline">
+                                        <button type="submit">"Sign out"</button>
+                                    </ActionForm>
+                                }.into_any(),
+                                None => view! { <A href="/login">"Sign in"</A> }.into_any(),
+                            }}
+                        }
+                    })}
+                </Transition>
+            </nav>
+        </header>
+    }
+}

@@ -1,0 +1,40 @@
+//! Wraps a page that needs a role. Visitors who are not signed in are sent
+//! to the login page (and back afterwards); signed-in users without the
+//! role get the 403 page. The server functions behind the page check the
+//! role again on their own: this only decides what to render.
+
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::use_location;
+
+use crate::api::auth::authorize_page;
+use crate::error::AppError;
+use crate::models::Role;
+use crate::pages::Forbidden;
+
+#[component]
+pub fn RequireRole(role: Role, children: ChildrenFn) -> impl IntoView {
+    let access = Resource::new_blocking(|| (), move |_| authorize_page(role));
+    let location = use_location();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Checking access…"</p> }>
+            {move || {
+                let children = children.clone();
+                Suspend::new(async move {
+                    match access.await {
+                        Ok(_) => children().into_any(),
+                        Err(AppError::SignInRequired) => {
+                            let here = location.pathname.get_untracked();
+                            let path = format!("/login?next={}", urlencoding::encode(&here));
+                            view! { <Redirect path /> }.into_any()
+                        }
+                        Err(AppError::Forbidden) => view! { <Forbidden /> }.into_any(),
+                        Err(other) => view! {
+                            <p class="error" role="alert">{other.to_string()}</p>
+                        }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}

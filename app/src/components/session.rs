@@ -1,0 +1,31 @@
+//! Sign-in state shared by the whole app: the login and logout actions,
+//! and the current user, refetched whenever either action completes.
+
+use leptos::prelude::*;
+
+use crate::api::auth::{Login, Logout, current_user};
+use crate::error::AppError;
+use crate::models::UserView;
+
+#[derive(Clone, Copy)]
+pub struct SessionActions {
+    pub login: ServerAction<Login>,
+    pub logout: ServerAction<Logout>,
+    pub user: Resource<Result<Option<UserView>, AppError>>,
+}
+
+impl SessionActions {
+    pub fn provide() {
+        let login = ServerAction::<Login>::new();
+        let logout = ServerAction::<Logout>::new();
+        let user = Resource::new(
+            move || (login.version().get(), logout.version().get()),
+            |_| current_user(),
+        );
+        provide_context(SessionActions { login, logout, user });
+    }
+
+    pub fn get() -> Self {
+        expect_context::<SessionActions>()
+    }
+}

@@ -1,0 +1,70 @@
+//! The error every server function returns. Its text is what people see,
+//! so each variant says what happened and what to do; internal details are
+//! logged on the server and never sent.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("Please sign in to continue.")]
+    SignInRequired,
+    #[error("You do not have access to this page.")]
+    Forbidden,
+    #[error("Email or password is incorrect.")]
+    InvalidCredentials,
+    #[error("Too many failed sign-in attempts from your address. Try again in {0} seconds.")]
+    TooManyAttempts(u64),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Something went wrong on the server. Please try again; if it keeps happening, tell your administrator.")]
+    Internal,
+    #[error("Could not reach Calbridge: {0}")]
+    Communication(String),
+}
+
+impl AppError {
+    /// The HTTP status a server function answers with for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::SignInRequired | AppError::InvalidCredentials => 401,
+            AppError::Forbidden => 403,
+            AppError::TooManyAttempts(_) => 429,
+            AppError::Invalid(_) => 400,
+            AppError::Internal | AppError::Communication(_) => 500,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Communication(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use super::AppError;
+    use backend::auth::AuthError;
+
+    impl From<AuthError> for AppError {
+        fn from(e: AuthError) -> Self {
+            match e {
+                AuthError::SignInRequired => AppError::SignInRequired,
+                AuthError::Forbidden => AppError::Forbidden,
+                AuthError::Internal(detail) => AppError::internal(detail),
+            }
+        }
+    }
+
+    impl AppError {
+        /// Logs what went wrong and returns the generic message.
+        pub fn internal(detail: impl std::fmt::Display) -> Self {
+            tracing::error!(%detail, "server function failed");
+            AppError::Internal
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Calbridge's user interface. Pages call server functions (grouped by
+//! domain in [`api`]); with the `ssr` feature those call into `backend`.
+//! [`models`] holds what crosses the wire, and nothing secret.
+
+#![recursion_limit = "256"]
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod models;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+use crate::components::nav::Nav;
+use crate::components::session::SessionActions;
+use crate::pages::{
+    AppointmentsPage, HomePage, IntegrationsPage, LoginPage, LogoutPage, NotFound, SpacesPage,
+};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    SessionActions::provide();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/calbridge.css" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Calbridge".to_owned() } else { format!("{page} · Calbridge") }
+        } />
+        <Router>
+            <Nav />
+            <main class="page">
+                <ErrorBoundary fallback=components::errors::error_list>
+                    <Routes fallback=NotFound>
+                        <Route path=path!("/") view=HomePage />
+                        <Route path=path!("/login") view=LoginPage />
+                        <Route path=path!("/logout") view=LogoutPage />
+                        <Route path=path!("/spaces") view=SpacesPage />
+                        <Route path=path!("/appointments") view=AppointmentsPage />
+                        // Guarded pages render only after the role check
+                        // has finished, so the response can carry its
+                        // 302 (sign in) or 403 status.
+                        <Route
+                            path=path!("/admin/integrations")
+                            view=IntegrationsPage
+                            ssr=SsrMode::Async
+                        />
+                    </Routes>
+                </ErrorBoundary>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,39 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::session::SessionActions;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let session = SessionActions::get();
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_else(|| "/".to_owned());
+    let error = move || {
+        session
+            .login
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| e.to_string())
+    };
+    view! {
+        <Title text="Sign in" />
+        <section class="card narrow">
+            <h1>"Sign in"</h1>
+            <ActionForm action=session.login>
+                <input type="hidden" name="next" value=next />
+                <label>
+                    "Email"
+                    <input type="email" name="email" autocomplete="username" required />
+                </label>
+                <label>
+                    "Password"
+                    <input type="password" name="password" autocomplete="current-password" required />
+                </label>
+                {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                <button type="submit" class="primary">"Sign in"</button>
+            </ActionForm>
+        </section>
+    }
+}

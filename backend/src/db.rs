@@ -1,0 +1,73 @@
+//! Connecting to the database and bringing its schema up to date.
+
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
+
+/// Opens a pool. SQLite runs in WAL mode with a busy timeout, so readers
+/// never block the writer and a short write contention waits instead of
+/// failing with "database is locked".
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    if let Some(path) = sqlite_file(url) {
+        if let Some(dir) = std::path::Path::new(path).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| DbErr::Custom(format!("creating {}: {e}", dir.display())))?;
+            }
+        }
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(if url.starts_with("sqlite:") { 8 } else { 16 })
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    Database::connect(options).await
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// The file behind a `sqlite://path?...` URL, if it names one.
+fn sqlite_file(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ConnectionTrait, Statement};
+
+    #[test]
+    fn finds_the_file_in_sqlite_urls() {
+        assert_eq!(sqlite_file("sqlite://data/x.db?mode=rwc"), Some("data/x.db"));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://h/db"), None);
+    }
+
+    #[tokio::test]
+    async fn sqlite_is_created_in_wal_mode_and_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/sub/t.db?mode=rwc", dir.path().display());
+        let db = connect(&url).await.unwrap();
+        migrate(&db).await.unwrap();
+        let row = db
+            .query_one(Statement::from_string(db.get_database_backend(), "PRAGMA journal_mode"))
+            .await
+            .unwrap()
+            .unwrap();
+        let mode: String = row.try_get_by_index(0).unwrap();
+        assert_eq!(mode.to_lowercase(), "wal");
+        // Migrating twice is harmless: every start does it.
+        migrate(&db).await.unwrap();
+    }
+}

@@ -1,0 +1,38 @@
+//! Everything Calbridge does on the server that is not HTTP plumbing:
+//! configuration, the database, accounts, sessions and (later) the
+//! Microsoft integration and sync engine. The UI crate calls into this one
+//! from its server functions; nothing here is compiled to wasm.
+
+pub mod accounts;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod entities;
+pub mod master_key;
+pub mod seed;
+pub mod sessions;
+pub mod telemetry;
+pub mod throttle;
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+/// The handles every request needs, cloned cheaply into server functions
+/// and routes through Leptos context or axum state.
+#[derive(Clone)]
+pub struct Backend {
+    pub db: DatabaseConnection,
+    pub settings: Arc<config::Settings>,
+    pub login_throttle: Arc<throttle::LoginThrottle>,
+}
+
+impl Backend {
+    pub fn new(db: DatabaseConnection, settings: config::Settings) -> Self {
+        Self {
+            db,
+            settings: Arc::new(settings),
+            login_throttle: Arc::new(throttle::LoginThrottle::default()),
+        }
+    }
+}

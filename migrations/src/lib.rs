@@ -1,0 +1,15 @@
+//! Database schema, as sea-orm migrations that run on both SQLite and
+//! PostgreSQL. `calbridge migrate` and `calbridge serve` apply them.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_accounts;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_accounts::Migration)]
+    }
+}

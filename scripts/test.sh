@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every check and test of Calbridge. The README's test command, and
+# what CI runs. Installs whatever is missing first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+started=$SECONDS
+
+scripts/install.sh
+
+step "formatting"
+cargo fmt --all --check
+
+step "clippy: server side"
+cargo clippy --locked -p app -p server -p backend -p migrations -p emulator \
+  --features app/ssr --all-targets -- -D warnings
+step "clippy: browser side"
+cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+step "build (cargo leptos build: server binary + wasm site)"
+cargo leptos build
+
+step "PostgreSQL for the integration tests"
+CALBRIDGE_TEST_POSTGRES_URL="$(scripts/postgres.sh)"
+export CALBRIDGE_TEST_POSTGRES_URL
+
+step "unit and integration tests (SQLite and PostgreSQL)"
+cargo test --locked -p app --features app/ssr -p server -p backend -p migrations -p emulator
+
+step "browser tests (Playwright, Debian Chromium, with and without JavaScript)"
+(
+  cd end2end
+  CALBRIDGE_BIN="$CARGO_TARGET_DIR/debug/calbridge" npx playwright test
+)
+
+step "all checks passed in $((SECONDS - started)) s"

@@ -1,0 +1,145 @@
+//! `spawn_app()`: the real Calbridge server on a random port with a fresh
+//! database — a SQLite file in a temporary directory, or a scratch
+//! PostgreSQL database created for the test.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use backend::config::Settings;
+use sea_orm::{ConnectionTrait, Database, Statement};
+use server::startup::Application;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub database_url: String,
+    pub backend: backend::Backend,
+    dir: Arc<tempfile::TempDir>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Where the scratch PostgreSQL databases are made. The test command sets
+/// it; a developer without PostgreSQL skips those tests, CI never does.
+fn postgres_admin_url() -> Option<String> {
+    match std::env::var("CALBRIDGE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("CALBRIDGE_TEST_POSTGRES_URL must be set in CI: the PostgreSQL tests may not be skipped")
+        }
+        _ => None,
+    }
+}
+
+async fn scratch_postgres() -> Option<String> {
+    let admin_url = postgres_admin_url()?;
+    let name = format!("cb_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(&admin_url).await.expect("connect to PostgreSQL");
+    admin
+        .execute(Statement::from_string(admin.get_database_backend(), format!("CREATE DATABASE {name}")))
+        .await
+        .expect("create scratch database");
+    let base = admin_url.rsplit_once('/').expect("URL has a database part").0;
+    Some(format!("{base}/{name}"))
+}
+
+fn settings(dir: &std::path::Path, database_url: &str) -> Settings {
+    let figment = Settings::figment(Some(&dir.join("none.toml")))
+        .merge(("bind_address", "127.0.0.1:0"))
+        .merge(("public_base_url", "http://127.0.0.1"))
+        .merge(("database_url", database_url))
+        .merge(("data_dir", dir.to_string_lossy().as_ref()))
+        .merge(("seed_demo", true));
+    Settings::from_figment(figment).expect("test settings")
+}
+
+/// Starts a server; `None` when PostgreSQL was asked for but is not set up
+/// on this machine (outside CI).
+pub async fn spawn_app(db: Db) -> Option<TestApp> {
+    server::telemetry::init();
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let database_url = match db {
+        Db::Sqlite => format!("sqlite://{}/calbridge.db?mode=rwc", dir.path().display()),
+        Db::Postgres => scratch_postgres().await?,
+    };
+    Some(start(dir, database_url).await)
+}
+
+async fn start(dir: Arc<tempfile::TempDir>, database_url: String) -> TestApp {
+    let app = Application::build(settings(dir.path(), &database_url)).await.expect("server builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let backend = app.backend().clone();
+    let server = tokio::spawn(async move {
+        app.run_until_stopped().await.expect("server runs");
+    });
+    TestApp { address, database_url, backend, dir, server }
+}
+
+impl TestApp {
+    /// Stops this server and starts a new one on the same database, as an
+    /// operator's restart would.
+    pub async fn restart(self) -> TestApp {
+        let dir = self.dir.clone();
+        let url = self.database_url.clone();
+        drop(self);
+        tokio::task::yield_now().await;
+        start(dir, url).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects (tests
+/// look at them).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub async fn login(app: &TestApp, client: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {
+    client
+        .post(app.url("/api/login"))
+        .form(&[("email", email), ("password", password), ("next", "/")])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Runs a test body once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let app = $crate::support::spawn_app($crate::support::Db::Sqlite).await.unwrap();
+                super::$name(app).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                match $crate::support::spawn_app($crate::support::Db::Postgres).await {
+                    Some(app) => super::$name(app).await,
+                    None => eprintln!("skipped: CALBRIDGE_TEST_POSTGRES_URL is not set"),
+                }
+            })*
+        }
+    };
+}
