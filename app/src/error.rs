@@ -18,7 +18,9 @@ pub enum AppError {
     TooManyAttempts(u64),
     #[error("{0}")]
     Invalid(String),
-    #[error("Something went wrong on the server. Please try again; if it keeps happening, tell your administrator.")]
+    #[error(
+        "Something went wrong on the server. Please try again; if it keeps happening, tell your administrator."
+    )]
     Internal,
     #[error("Could not reach Calbridge: {0}")]
     Communication(String),

@@ -60,7 +60,12 @@ mod conversions {
 
     impl From<accounts::User> for UserView {
         fn from(u: accounts::User) -> Self {
-            UserView { id: u.id, email: u.email, display_name: u.display_name, role: u.role.into() }
+            UserView {
+                id: u.id,
+                email: u.email,
+                display_name: u.display_name,
+                role: u.role.into(),
+            }
         }
     }
 }

@@ -3,9 +3,11 @@
 use std::fmt;
 use std::str::FromStr;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
+};
 
 use crate::entities::user;
 
@@ -104,11 +106,14 @@ pub fn normalise_email(email: &str) -> String {
 fn validate(new: &NewUser<'_>) -> Result<String, AccountError> {
     let email = normalise_email(new.email);
     let plausible = email.len() <= 320
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'));
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        });
     if !plausible {
-        return Err(AccountError::Invalid(format!("{:?} is not an email address", new.email)));
+        return Err(AccountError::Invalid(format!(
+            "{:?} is not an email address",
+            new.email
+        )));
     }
     if new.display_name.trim().is_empty() {
         return Err(AccountError::Invalid("a display name is required".into()));
@@ -131,7 +136,11 @@ pub fn hash_password(password: &str) -> Result<String, AccountError> {
 
 fn password_matches(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -226,10 +235,26 @@ mod tests {
 
     #[test]
     fn validation_rejects_bad_email_and_short_password() {
-        let base = NewUser { email: "a@b.org", display_name: "A", role: Role::Patron, password: "long enough pw" };
+        let base = NewUser {
+            email: "a@b.org",
+            display_name: "A",
+            role: Role::Patron,
+            password: "long enough pw",
+        };
         assert!(validate(&base).is_ok());
-        assert!(validate(&NewUser { email: "nope", ..base }).is_err());
-        let base = NewUser { email: "a@b.org", display_name: "A", role: Role::Patron, password: "short" };
+        assert!(
+            validate(&NewUser {
+                email: "nope",
+                ..base
+            })
+            .is_err()
+        );
+        let base = NewUser {
+            email: "a@b.org",
+            display_name: "A",
+            role: Role::Patron,
+            password: "short",
+        };
         assert!(validate(&base).is_err());
     }
 }

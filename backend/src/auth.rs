@@ -21,7 +21,10 @@ pub enum AuthError {
     Internal(String),
 }
 
-pub async fn current_user(session: &Session, db: &DatabaseConnection) -> Result<Option<User>, AuthError> {
+pub async fn current_user(
+    session: &Session,
+    db: &DatabaseConnection,
+) -> Result<Option<User>, AuthError> {
     let id: Option<i64> = session
         .get(USER_ID_KEY)
         .await
@@ -32,8 +35,14 @@ pub async fn current_user(session: &Session, db: &DatabaseConnection) -> Result<
         .map_err(|e| AuthError::Internal(e.to_string()))
 }
 
-pub async fn require_role(session: &Session, db: &DatabaseConnection, required: Role) -> Result<User, AuthError> {
-    let user = current_user(session, db).await?.ok_or(AuthError::SignInRequired)?;
+pub async fn require_role(
+    session: &Session,
+    db: &DatabaseConnection,
+    required: Role,
+) -> Result<User, AuthError> {
+    let user = current_user(session, db)
+        .await?
+        .ok_or(AuthError::SignInRequired)?;
     if user.role.satisfies(required) {
         Ok(user)
     } else {
@@ -44,7 +53,10 @@ pub async fn require_role(session: &Session, db: &DatabaseConnection, required: 
 /// Binds the session to `user`. The session id is cycled first, so an id
 /// planted before sign-in (session fixation) is worthless afterwards.
 pub async fn sign_in(session: &Session, user: &User) -> Result<(), AuthError> {
-    session.cycle_id().await.map_err(|e| AuthError::Internal(e.to_string()))?;
+    session
+        .cycle_id()
+        .await
+        .map_err(|e| AuthError::Internal(e.to_string()))?;
     session
         .insert(USER_ID_KEY, user.id)
         .await
@@ -52,5 +64,8 @@ pub async fn sign_in(session: &Session, user: &User) -> Result<(), AuthError> {
 }
 
 pub async fn sign_out(session: &Session) -> Result<(), AuthError> {
-    session.flush().await.map_err(|e| AuthError::Internal(e.to_string()))
+    session
+        .flush()
+        .await
+        .map_err(|e| AuthError::Internal(e.to_string()))
 }

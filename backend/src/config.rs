@@ -88,8 +88,14 @@ impl Settings {
             .extract()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         settings.public_base_url = settings.public_base_url.trim_end_matches('/').to_owned();
-        settings.microsoft_login_url = settings.microsoft_login_url.trim_end_matches('/').to_owned();
-        settings.microsoft_graph_url = settings.microsoft_graph_url.trim_end_matches('/').to_owned();
+        settings.microsoft_login_url = settings
+            .microsoft_login_url
+            .trim_end_matches('/')
+            .to_owned();
+        settings.microsoft_graph_url = settings
+            .microsoft_graph_url
+            .trim_end_matches('/')
+            .to_owned();
         if settings.database_url.is_empty() {
             settings.database_url = settings.default_database_url();
         }
@@ -98,7 +104,10 @@ impl Settings {
     }
 
     fn default_database_url(&self) -> String {
-        format!("sqlite://{}?mode=rwc", self.data_dir.join("calbridge.db").display())
+        format!(
+            "sqlite://{}?mode=rwc",
+            self.data_dir.join("calbridge.db").display()
+        )
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -113,7 +122,8 @@ impl Settings {
                 )));
             }
         }
-        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres")) {
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres"))
+        {
             return Err(ConfigError::Invalid(
                 "database_url must start with sqlite: or postgres://".into(),
             ));

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 /// Opens a pool. SQLite runs in WAL mode with a busy timeout, so readers
 /// never block the writer and a short write contention waits instead of
@@ -37,7 +37,9 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 /// The file behind a `sqlite://path?...` URL, if it names one.
 fn sqlite_file(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
@@ -49,7 +51,10 @@ mod tests {
 
     #[test]
     fn finds_the_file_in_sqlite_urls() {
-        assert_eq!(sqlite_file("sqlite://data/x.db?mode=rwc"), Some("data/x.db"));
+        assert_eq!(
+            sqlite_file("sqlite://data/x.db?mode=rwc"),
+            Some("data/x.db")
+        );
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://h/db"), None);
     }
@@ -61,7 +66,10 @@ mod tests {
         let db = connect(&url).await.unwrap();
         migrate(&db).await.unwrap();
         let row = db
-            .query_one(Statement::from_string(db.get_database_backend(), "PRAGMA journal_mode"))
+            .query_one(Statement::from_string(
+                db.get_database_backend(),
+                "PRAGMA journal_mode",
+            ))
             .await
             .unwrap()
             .unwrap();

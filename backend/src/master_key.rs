@@ -27,7 +27,10 @@ pub enum MasterKeyError {
     #[error("the master key must be base64 of exactly {KEY_LEN} bytes")]
     Malformed,
     #[error("master key file {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl MasterKey {
@@ -36,7 +39,9 @@ impl MasterKey {
     }
 
     pub fn from_base64(text: &str) -> Result<Self, MasterKeyError> {
-        let raw = STANDARD.decode(text.trim()).map_err(|_| MasterKeyError::Malformed)?;
+        let raw = STANDARD
+            .decode(text.trim())
+            .map_err(|_| MasterKeyError::Malformed)?;
         let bytes: [u8; KEY_LEN] = raw.try_into().map_err(|_| MasterKeyError::Malformed)?;
         Ok(Self(bytes))
     }
@@ -55,7 +60,10 @@ impl MasterKey {
     }
 
     pub fn load_or_create_file(path: &Path) -> Result<Self, MasterKeyError> {
-        let io = |source| MasterKeyError::Io { path: path.display().to_string(), source };
+        let io = |source| MasterKeyError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         match std::fs::read_to_string(path) {
             Ok(text) => Self::from_base64(&text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -68,7 +76,8 @@ impl MasterKey {
                 #[cfg(unix)]
                 std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
                 let mut file = options.open(path).map_err(io)?;
-                file.write_all(STANDARD.encode(key.0).as_bytes()).map_err(io)?;
+                file.write_all(STANDARD.encode(key.0).as_bytes())
+                    .map_err(io)?;
                 tracing::info!(path = %path.display(), "generated a new master key");
                 Ok(key)
             }

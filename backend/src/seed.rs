@@ -16,10 +16,30 @@ pub struct DemoAccount {
 /// Also listed in the README; they are public, so never use them on a
 /// server that others can reach.
 pub const DEMO_ACCOUNTS: [DemoAccount; 4] = [
-    DemoAccount { email: "admin@calbridge.test", display_name: "Ada Admin", role: Role::Admin, password: "calbridge-admin" },
-    DemoAccount { email: "sam@calbridge.test", display_name: "Sam Reference", role: Role::Staff, password: "calbridge-staff" },
-    DemoAccount { email: "riley@calbridge.test", display_name: "Riley Outreach", role: Role::Staff, password: "calbridge-staff" },
-    DemoAccount { email: "pat@calbridge.test", display_name: "Pat Patron", role: Role::Patron, password: "calbridge-patron" },
+    DemoAccount {
+        email: "admin@calbridge.test",
+        display_name: "Ada Admin",
+        role: Role::Admin,
+        password: "calbridge-admin",
+    },
+    DemoAccount {
+        email: "sam@calbridge.test",
+        display_name: "Sam Reference",
+        role: Role::Staff,
+        password: "calbridge-staff",
+    },
+    DemoAccount {
+        email: "riley@calbridge.test",
+        display_name: "Riley Outreach",
+        role: Role::Staff,
+        password: "calbridge-staff",
+    },
+    DemoAccount {
+        email: "pat@calbridge.test",
+        display_name: "Pat Patron",
+        role: Role::Patron,
+        password: "calbridge-patron",
+    },
 ];
 
 /// Creates the demo accounts when no account exists yet. Returns whether
@@ -31,7 +51,12 @@ pub async fn seed_demo_accounts(db: &DatabaseConnection) -> Result<bool, Account
     for a in &DEMO_ACCOUNTS {
         accounts::create_user(
             db,
-            NewUser { email: a.email, display_name: a.display_name, role: a.role, password: a.password },
+            NewUser {
+                email: a.email,
+                display_name: a.display_name,
+                role: a.role,
+                password: a.password,
+            },
         )
         .await?;
     }

@@ -28,7 +28,8 @@ impl DbSessionStore {
     }
 
     fn row(record: &Record) -> session_store::Result<session::ActiveModel> {
-        let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data = serde_json::to_string(&record.data)
+            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         Ok(session::ActiveModel {
             id: Set(record.id.to_string()),
             data: Set(data),
@@ -86,10 +87,15 @@ impl SessionStore for DbSessionStore {
         else {
             return Ok(None);
         };
-        let data = serde_json::from_str(&row.data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let data = serde_json::from_str(&row.data)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
         let expiry_date = time::OffsetDateTime::from_unix_timestamp(row.expires_at)
             .map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        Ok(Some(Record { id: *id, data, expiry_date }))
+        Ok(Some(Record {
+            id: *id,
+            data,
+            expiry_date,
+        }))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
@@ -131,7 +137,11 @@ mod tests {
     fn record(expires_in: time::Duration) -> Record {
         let mut data = HashMap::new();
         data.insert("user_id".to_owned(), serde_json::json!(7));
-        Record { id: Id::default(), data, expiry_date: time::OffsetDateTime::now_utc() + expires_in }
+        Record {
+            id: Id::default(),
+            data,
+            expiry_date: time::OffsetDateTime::now_utc() + expires_in,
+        }
     }
 
     #[tokio::test]

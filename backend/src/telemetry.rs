@@ -27,31 +27,46 @@ pub struct Metrics {
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let mut registry = Registry::with_prefix("calbridge");
     let http_requests = Family::<HttpLabels, Counter>::default();
-    registry.register("http_requests", "HTTP requests answered", http_requests.clone());
+    registry.register(
+        "http_requests",
+        "HTTP requests answered",
+        http_requests.clone(),
+    );
     let login_attempts = Family::<LoginLabels, Counter>::default();
     registry.register(
         "login_attempts",
         "Sign-in attempts by outcome (success, failure, throttled)",
         login_attempts.clone(),
     );
-    Metrics { registry, http_requests, login_attempts }
+    Metrics {
+        registry,
+        http_requests,
+        login_attempts,
+    }
 });
 
 pub fn record_login(outcome: &'static str) {
-    METRICS.login_attempts.get_or_create(&LoginLabels { outcome }).inc();
+    METRICS
+        .login_attempts
+        .get_or_create(&LoginLabels { outcome })
+        .inc();
 }
 
 pub fn record_http(method: &str, status: u16) {
     METRICS
         .http_requests
-        .get_or_create(&HttpLabels { method: method.to_owned(), status })
+        .get_or_create(&HttpLabels {
+            method: method.to_owned(),
+            status,
+        })
         .inc();
 }
 
 /// The OpenMetrics text exposition of every metric.
 pub fn render() -> String {
     let mut out = String::new();
-    prometheus_client::encoding::text::encode(&mut out, &METRICS.registry).expect("writing to a String cannot fail");
+    prometheus_client::encoding::text::encode(&mut out, &METRICS.registry)
+        .expect("writing to a String cannot fail");
     out
 }
 
@@ -65,7 +80,13 @@ mod tests {
         record_login("failure");
         record_http("GET", 404);
         let text = render();
-        assert!(text.contains("calbridge_login_attempts_total{outcome=\"failure\"} 2"), "{text}");
-        assert!(text.contains("calbridge_http_requests_total{method=\"GET\",status=\"404\"} 1"), "{text}");
+        assert!(
+            text.contains("calbridge_login_attempts_total{outcome=\"failure\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("calbridge_http_requests_total{method=\"GET\",status=\"404\"} 1"),
+            "{text}"
+        );
     }
 }

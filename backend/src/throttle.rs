@@ -54,7 +54,11 @@ impl LoginThrottle {
         if map.len() > 10_000 {
             map.retain(|_, e| now.duration_since(e.last_failure) < FORGET_AFTER);
         }
-        let entry = map.entry(addr).or_insert(Entry { failures: 0, last_failure: now, blocked_until: None });
+        let entry = map.entry(addr).or_insert(Entry {
+            failures: 0,
+            last_failure: now,
+            blocked_until: None,
+        });
         if now.duration_since(entry.last_failure) >= FORGET_AFTER {
             entry.failures = 0;
         }

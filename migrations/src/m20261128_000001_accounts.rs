@@ -21,11 +21,24 @@ impl MigrationTrait for Migration {
                             .primary_key(),
                     )
                     // Stored lower-cased, so the unique index is case-insensitive.
-                    .col(ColumnDef::new(Users::Email).string_len(320).not_null().unique_key())
-                    .col(ColumnDef::new(Users::DisplayName).string_len(200).not_null())
+                    .col(
+                        ColumnDef::new(Users::Email)
+                            .string_len(320)
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Users::DisplayName)
+                            .string_len(200)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Users::Role).string_len(16).not_null())
                     .col(ColumnDef::new(Users::PasswordHash).string().not_null())
-                    .col(ColumnDef::new(Users::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(Users::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -35,7 +48,12 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Sessions::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(Sessions::Id).string_len(64).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(Sessions::Id)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(Sessions::Data).text().not_null())
                     // Unix seconds: compared in SQL on both databases without
                     // time-zone conversions.

@@ -8,7 +8,11 @@ use backend::config::Settings;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "calbridge", version, about = "Library bookings with Outlook calendar sync")]
+#[command(
+    name = "calbridge",
+    version,
+    about = "Library bookings with Outlook calendar sync"
+)]
 pub struct Cli {
     /// TOML configuration file (default: $CALBRIDGE_CONFIG or ./calbridge.toml when present).
     #[arg(long, global = true, value_name = "FILE")]
@@ -76,7 +80,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             backend::db::migrate(&db).await?;
             println!("database is up to date");
         }
-        Command::User { action: UserAction::Add { email, name, role } } => {
+        Command::User {
+            action: UserAction::Add { email, name, role },
+        } => {
             let role: Role = role.parse()?;
             eprintln!("Password for {email} (one line on standard input):");
             let mut password = String::new();
@@ -86,10 +92,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             backend::db::migrate(&db).await?;
             let user = accounts::create_user(
                 &db,
-                NewUser { email: &email, display_name: &name, role, password },
+                NewUser {
+                    email: &email,
+                    display_name: &name,
+                    role,
+                    password,
+                },
             )
             .await?;
-            println!("created {} account {} (id {})", user.role, user.email, user.id);
+            println!(
+                "created {} account {} (id {})",
+                user.role, user.email, user.id
+            );
         }
     }
     Ok(())

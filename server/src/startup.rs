@@ -37,7 +37,10 @@ pub enum StartupError {
     #[error(transparent)]
     MasterKey(#[from] backend::master_key::MasterKeyError),
     #[error("binding {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 pub struct Application {
@@ -58,11 +61,21 @@ impl Application {
 
         let listener = TcpListener::bind(settings.bind_address)
             .await
-            .map_err(|source| StartupError::Bind { addr: settings.bind_address, source })?;
+            .map_err(|source| StartupError::Bind {
+                addr: settings.bind_address,
+                source,
+            })?;
         let leptos_options = leptos_options(&settings, listener.local_addr().ok());
         let backend = Backend::new(db, settings);
-        let router = router(AppState { leptos_options, backend: backend.clone() });
-        Ok(Self { listener, router, backend })
+        let router = router(AppState {
+            leptos_options,
+            backend: backend.clone(),
+        });
+        Ok(Self {
+            listener,
+            router,
+            backend,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -75,11 +88,12 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let store = DbSessionStore::new(self.backend.db.clone());
-        let sweeper = tokio::spawn(store.continuously_delete_expired(tokio::time::Duration::from_secs(3600)));
+        let sweeper = tokio::spawn(sweep_expired_sessions(store));
         tracing::info!(address = %self.listener.local_addr()?, "Calbridge is listening");
         let served = axum::serve(
             self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown_signal())
         .await;
@@ -125,17 +139,36 @@ fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/metrics", get(routes::metrics::metrics))
         .leptos_routes_with_context(&state, routes, context.clone(), app_shell)
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
         .layer(sessions)
         .layer(axum::middleware::from_fn(routes::metrics::count_requests))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
+/// Expired sessions are never loaded, but their rows would pile up.
+async fn sweep_expired_sessions(store: DbSessionStore) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        if let Err(e) = store.delete_expired().await {
+            tracing::warn!(error = %e, "could not delete expired sessions");
+        }
+    }
+}
+
 fn print_demo_accounts() {
     println!("Created demo accounts (change or remove them before real use):");
     for a in &backend::seed::DEMO_ACCOUNTS {
-        println!("  {:<8} {:<24} password: {}", a.role.as_str(), a.email, a.password);
+        println!(
+            "  {:<8} {:<24} password: {}",
+            a.role.as_str(),
+            a.email,
+            a.password
+        );
     }
 }
 
@@ -145,7 +178,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

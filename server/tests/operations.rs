@@ -16,7 +16,10 @@ async fn healthz_and_metrics_answer() {
     let r = c.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let text = r.text().await.unwrap();
-    assert!(text.contains("calbridge_http_requests_total{method=\"GET\",status=\"200\"}"), "{text}");
+    assert!(
+        text.contains("calbridge_http_requests_total{method=\"GET\",status=\"200\"}"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

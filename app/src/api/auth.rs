@@ -29,7 +29,9 @@ pub async fn login(email: String, password: String, next: String) -> Result<(), 
         return Err(fail(AppError::TooManyAttempts(wait.as_secs().max(1))));
     }
     if email.trim().is_empty() || password.is_empty() {
-        return Err(fail(AppError::Invalid("Enter your email and password.".into())));
+        return Err(fail(AppError::Invalid(
+            "Enter your email and password.".into(),
+        )));
     }
     let user = backend::accounts::authenticate(&backend.db, &email, &password)
         .await
@@ -42,7 +44,9 @@ pub async fn login(email: String, password: String, next: String) -> Result<(), 
     };
     backend.login_throttle.record_success(addr);
     let session = session().await?;
-    backend::auth::sign_in(&session, &user).await.map_err(|e| fail(e.into()))?;
+    backend::auth::sign_in(&session, &user)
+        .await
+        .map_err(|e| fail(e.into()))?;
     metrics_login("success");
     tracing::info!(user_id = user.id, role = %user.role, "signed in");
     leptos_axum::redirect(safe_next(&next));
@@ -58,7 +62,9 @@ fn metrics_login(outcome: &'static str) {
 pub async fn logout() -> Result<(), AppError> {
     use super::guard::{fail, session};
     let session = session().await?;
-    backend::auth::sign_out(&session).await.map_err(|e| fail(e.into()))?;
+    backend::auth::sign_out(&session)
+        .await
+        .map_err(|e| fail(e.into()))?;
     leptos_axum::redirect("/");
     Ok(())
 }

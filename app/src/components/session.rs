@@ -22,7 +22,11 @@ impl SessionActions {
             move || (login.version().get(), logout.version().get()),
             |_| current_user(),
         );
-        provide_context(SessionActions { login, logout, user });
+        provide_context(SessionActions {
+            login,
+            logout,
+            user,
+        });
     }
 
     pub fn get() -> Self {

@@ -7,7 +7,10 @@ use axum::response::{IntoResponse, Response};
 /// it away from the public network or filter it at the proxy.
 pub async fn metrics() -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         backend::telemetry::render(),
     )
 }

@@ -36,7 +36,9 @@ fn postgres_admin_url() -> Option<String> {
     match std::env::var("CALBRIDGE_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ if std::env::var_os("CI").is_some() => {
-            panic!("CALBRIDGE_TEST_POSTGRES_URL must be set in CI: the PostgreSQL tests may not be skipped")
+            panic!(
+                "CALBRIDGE_TEST_POSTGRES_URL must be set in CI: the PostgreSQL tests may not be skipped"
+            )
         }
         _ => None,
     }
@@ -45,12 +47,21 @@ fn postgres_admin_url() -> Option<String> {
 async fn scratch_postgres() -> Option<String> {
     let admin_url = postgres_admin_url()?;
     let name = format!("cb_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(&admin_url).await.expect("connect to PostgreSQL");
+    let admin = Database::connect(&admin_url)
+        .await
+        .expect("connect to PostgreSQL");
     admin
-        .execute(Statement::from_string(admin.get_database_backend(), format!("CREATE DATABASE {name}")))
+        .execute(Statement::from_string(
+            admin.get_database_backend(),
+            format!("CREATE DATABASE {name}"),
+        ))
         .await
         .expect("create scratch database");
-    let base = admin_url.rsplit_once('/').expect("URL has a database part").0;
+    let _ = admin.close().await;
+    let base = admin_url
+        .rsplit_once('/')
+        .expect("URL has a database part")
+        .0;
     Some(format!("{base}/{name}"))
 }
 
@@ -77,13 +88,21 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
 }
 
 async fn start(dir: Arc<tempfile::TempDir>, database_url: String) -> TestApp {
-    let app = Application::build(settings(dir.path(), &database_url)).await.expect("server builds");
+    let app = Application::build(settings(dir.path(), &database_url))
+        .await
+        .expect("server builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let backend = app.backend().clone();
     let server = tokio::spawn(async move {
         app.run_until_stopped().await.expect("server runs");
     });
-    TestApp { address, database_url, backend, dir, server }
+    TestApp {
+        address,
+        database_url,
+        backend,
+        dir,
+        server,
+    }
 }
 
 impl TestApp {
@@ -102,23 +121,52 @@ impl TestApp {
     }
 }
 
-/// A browser-like client: keeps cookies, does not follow redirects (tests
-/// look at them).
+/// A client that behaves like a browser without JavaScript: it asks for
+/// HTML (so server functions answer form posts with real redirects), keeps
+/// cookies, and does not follow redirects (tests look at them).
 pub fn client() -> reqwest::Client {
+    client_accepting("text/html,application/xhtml+xml,*/*;q=0.8")
+}
+
+/// A client that calls server functions as the hydrated app does: errors
+/// come back as status + JSON instead of redirects.
+pub fn api_client() -> reqwest::Client {
+    client_accepting("application/json")
+}
+
+fn client_accepting(accept: &'static str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT,
+        reqwest::header::HeaderValue::from_static(accept),
+    );
     reqwest::Client::builder()
         .cookie_store(true)
+        .default_headers(headers)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
 
-pub async fn login(app: &TestApp, client: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {
+pub async fn login(
+    app: &TestApp,
+    client: &reqwest::Client,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
     client
         .post(app.url("/api/login"))
         .form(&[("email", email), ("password", password), ("next", "/")])
         .send()
         .await
         .unwrap()
+}
+
+/// A hung test fails with its name instead of stalling the whole run.
+pub async fn within_time_limit(body: impl std::future::Future<Output = ()>) {
+    tokio::time::timeout(std::time::Duration::from_secs(90), body)
+        .await
+        .expect("test did not finish within 90 s");
 }
 
 /// Runs a test body once on SQLite and once on PostgreSQL.
@@ -129,14 +177,14 @@ macro_rules! on_both_databases {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 let app = $crate::support::spawn_app($crate::support::Db::Sqlite).await.unwrap();
-                super::$name(app).await;
+                $crate::support::within_time_limit(super::$name(app)).await;
             })*
         }
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 match $crate::support::spawn_app($crate::support::Db::Postgres).await {
-                    Some(app) => super::$name(app).await,
+                    Some(app) => $crate::support::within_time_limit(super::$name(app)).await,
                     None => eprintln!("skipped: CALBRIDGE_TEST_POSTGRES_URL is not set"),
                 }
             })*

@@ -1,0 +1,271 @@
+//! Fault injection in the manner of Microsoft's Dev Proxy, Graph's
+//! per-mailbox concurrency limit, and the bookkeeping of Retry-After
+//! (Microsoft Graph: "Microsoft Graph throttling guidance" and "Outlook
+//! service limits": 4 concurrent requests per app per mailbox).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Shared;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FaultKind {
+    /// 429 TooManyRequests with `Retry-After` (fractional seconds).
+    #[serde(rename = "429")]
+    TooManyRequests,
+    /// 503 ServiceNotAvailable with `Retry-After`.
+    #[serde(rename = "503")]
+    ServiceUnavailable,
+    /// 504 GatewayTimeout.
+    #[serde(rename = "504")]
+    GatewayTimeout,
+    /// Hold the request `timeout_ms`, then drop the connection.
+    #[serde(rename = "timeout")]
+    Timeout,
+    /// Close the connection without an answer.
+    #[serde(rename = "drop")]
+    Drop,
+    /// Apply the write, then answer 504 (writes only).
+    #[serde(rename = "lost_answer_504")]
+    LostAnswer504,
+    /// Apply the write, then drop the connection (writes only).
+    #[serde(rename = "lost_answer_drop")]
+    LostAnswerDrop,
+}
+
+impl FaultKind {
+    pub fn after_write(self) -> bool {
+        matches!(self, Self::LostAnswer504 | Self::LostAnswerDrop)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    Graph,
+    Token,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaultConfig {
+    /// Probability (0..=1) that a request gets a fault.
+    pub rate: f64,
+    /// The faults to draw from, uniformly.
+    pub kinds: Vec<FaultKind>,
+    /// `Retry-After` for 429/503, in seconds; fractional values are sent
+    /// as such (`2.128`), as Graph sometimes does.
+    pub retry_after_secs: f64,
+    /// Added to every request of the targets.
+    pub latency_ms: u64,
+    /// How long a `timeout` fault holds the request before dropping it.
+    pub timeout_ms: u64,
+    pub targets: Vec<Target>,
+    /// Seed for the draws (reproducible runs).
+    pub seed: Option<u64>,
+}
+
+impl Default for FaultConfig {
+    fn default() -> Self {
+        Self {
+            rate: 0.0,
+            kinds: vec![],
+            retry_after_secs: 2.128,
+            latency_ms: 0,
+            timeout_ms: 30_000,
+            targets: vec![Target::Graph],
+            seed: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Stats {
+    pub faults_injected: u64,
+    /// 429s of any cause.
+    pub throttled: u64,
+    /// Requests that came back before their Retry-After had passed.
+    pub early_retries: u64,
+    pub concurrency_rejections: u64,
+    /// Highest number of requests seen in flight for one app and mailbox.
+    pub max_in_flight: usize,
+}
+
+struct Inner {
+    config: FaultConfig,
+    script: VecDeque<FaultKind>,
+    rng: StdRng,
+    /// Retry-After deadlines by (client, mailbox) key.
+    gates: HashMap<String, DateTime<Utc>>,
+    in_flight: HashMap<(Uuid, Uuid), usize>,
+    stats: Stats,
+}
+
+pub struct Faults {
+    inner: Mutex<Inner>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                config: FaultConfig::default(),
+                script: VecDeque::new(),
+                rng: StdRng::from_entropy(),
+                gates: HashMap::new(),
+                in_flight: HashMap::new(),
+                stats: Stats::default(),
+            }),
+        }
+    }
+}
+
+impl Faults {
+    pub fn configure(&self, config: FaultConfig) {
+        let mut i = self.inner.lock();
+        if let Some(seed) = config.seed {
+            i.rng = StdRng::seed_from_u64(seed);
+        }
+        i.config = config;
+    }
+
+    pub fn config(&self) -> FaultConfig {
+        self.inner.lock().config.clone()
+    }
+
+    /// Faults for the next matching requests, in order, before any random draw.
+    pub fn push_script(&self, kinds: impl IntoIterator<Item = FaultKind>) {
+        self.inner.lock().script.extend(kinds);
+    }
+
+    /// Back to no faults (stats are kept).
+    pub fn clear(&self) {
+        let mut i = self.inner.lock();
+        i.config = FaultConfig::default();
+        i.script.clear();
+        i.gates.clear();
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.inner.lock().stats.clone()
+    }
+
+    pub fn reset_stats(&self) {
+        self.inner.lock().stats = Stats::default();
+    }
+
+    /// Does this request get a fault, and which?
+    pub fn draw(&self, target: Target, is_write: bool) -> Option<FaultKind> {
+        let mut i = self.inner.lock();
+        if !i.config.targets.contains(&target) {
+            return None;
+        }
+        if let Some(&k) = i.script.front() {
+            if k.after_write() && !is_write {
+                return None;
+            }
+            i.script.pop_front();
+            i.stats.faults_injected += 1;
+            return Some(k);
+        }
+        if i.config.kinds.is_empty() || i.config.rate <= 0.0 {
+            return None;
+        }
+        let rate = i.config.rate;
+        if !i.rng.gen_bool(rate.clamp(0.0, 1.0)) {
+            return None;
+        }
+        let n = i.config.kinds.len();
+        let pick = i.rng.gen_range(0..n);
+        let k = i.config.kinds[pick];
+        if k.after_write() && !is_write {
+            return None;
+        }
+        i.stats.faults_injected += 1;
+        Some(k)
+    }
+
+    pub fn latency(&self, target: Target) -> std::time::Duration {
+        let i = self.inner.lock();
+        if i.config.targets.contains(&target) {
+            std::time::Duration::from_millis(i.config.latency_ms)
+        } else {
+            std::time::Duration::ZERO
+        }
+    }
+
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.inner.lock().config.timeout_ms)
+    }
+
+    pub fn retry_after(&self) -> f64 {
+        self.inner.lock().config.retry_after_secs
+    }
+
+    /// A client must not come back before the Retry-After it was given:
+    /// one that does gets 429 again (and is counted).
+    pub fn early_retry(&self, key: &str, now: DateTime<Utc>) -> Option<f64> {
+        let mut i = self.inner.lock();
+        let until = *i.gates.get(key)?;
+        if now >= until {
+            i.gates.remove(key);
+            return None;
+        }
+        i.stats.early_retries += 1;
+        i.stats.throttled += 1;
+        Some((until - now).num_milliseconds() as f64 / 1000.0)
+    }
+
+    /// Remember that `key` was told to wait `secs`.
+    pub fn throttled(&self, key: &str, now: DateTime<Utc>, secs: f64) {
+        let mut i = self.inner.lock();
+        i.stats.throttled += 1;
+        let until = now + chrono::Duration::milliseconds((secs * 1000.0) as i64);
+        i.gates.insert(key.to_string(), until);
+    }
+
+    /// Count a 429 that sets no waiting period (a MailboxConcurrency
+    /// rejection depends on what is in flight, not on time).
+    pub fn count_throttled(&self) {
+        self.inner.lock().stats.throttled += 1;
+    }
+
+    /// Take one of the `limit` concurrent slots of (app, mailbox).
+    pub fn acquire(shared: &Arc<Shared>, key: (Uuid, Uuid), limit: usize) -> Option<SlotGuard> {
+        let mut i = shared.faults.inner.lock();
+        let n = i.in_flight.entry(key).or_default();
+        if *n >= limit {
+            i.stats.concurrency_rejections += 1;
+            return None;
+        }
+        *n += 1;
+        let now_in = *n;
+        i.stats.max_in_flight = i.stats.max_in_flight.max(now_in);
+        Some(SlotGuard {
+            shared: shared.clone(),
+            key,
+        })
+    }
+}
+
+/// Frees a concurrency slot when the request is done (or abandoned).
+pub struct SlotGuard {
+    shared: Arc<Shared>,
+    key: (Uuid, Uuid),
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        let mut i = self.shared.faults.inner.lock();
+        if let Some(n) = i.in_flight.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}

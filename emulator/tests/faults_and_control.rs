@@ -1,0 +1,453 @@
+//! Fault injection, throttling, $batch and the control API.
+
+mod common;
+
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use common::*;
+use emulator::DEMO;
+use emulator::faults::{FaultConfig, FaultKind};
+use serde_json::{Value, json};
+
+async fn staff(emu: &emulator::EmulatorHandle) -> String {
+    let s = DEMO.staff[0];
+    access_token(emu, s.upn, s.password, SCOPES).await
+}
+
+#[tokio::test]
+async fn scripted_429_has_fractional_retry_after_and_early_retries_are_counted() {
+    let emu = start().await;
+    let token = staff(&emu).await;
+    emu.push_faults([FaultKind::TooManyRequests]);
+    let c = http();
+    let url = graph(&emu, "/me/events");
+    let resp = c.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()["retry-after"], "2.128");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "TooManyRequests");
+    // Straight back, before Retry-After: throttled again and counted.
+    assert_eq!(
+        c.get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        429
+    );
+    assert_eq!(emu.stats().early_retries, 1);
+    emu.advance_clock(Duration::milliseconds(2200));
+    assert_eq!(
+        c.get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(emu.stats().early_retries, 1);
+}
+
+#[tokio::test]
+async fn scripted_503_504_and_dropped_connection() {
+    let emu = start().await;
+    let token = staff(&emu).await;
+    emu.push_faults([
+        FaultKind::ServiceUnavailable,
+        FaultKind::GatewayTimeout,
+        FaultKind::Drop,
+    ]);
+    let c = http();
+    let url = graph(&emu, "/me/events");
+    let r = c.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(
+        c.get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        504
+    );
+    assert!(
+        c.get(&url).bearer_auth(&token).send().await.is_err(),
+        "connection dropped"
+    );
+    assert_eq!(
+        c.get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let log = emu.requests();
+    assert!(
+        log.iter()
+            .any(|e| e.status == 0 && e.fault.as_deref() == Some("Drop"))
+    );
+}
+
+#[tokio::test]
+async fn timeout_fault_holds_the_request() {
+    let emu = start().await;
+    let token = staff(&emu).await;
+    emu.set_faults(FaultConfig {
+        timeout_ms: 5_000,
+        ..FaultConfig::default()
+    });
+    emu.push_faults([FaultKind::Timeout]);
+    let c = reqwest::Client::builder()
+        .timeout(StdDuration::from_millis(300))
+        .build()
+        .unwrap();
+    let err = c
+        .get(graph(&emu, "/me/events"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout());
+}
+
+#[tokio::test]
+async fn lost_answer_applies_the_write_and_transaction_id_saves_the_retry() {
+    let emu = start().await;
+    let token = staff(&emu).await;
+    let mut body = event_body("Booking 7", "2030-05-01T10:00:00", "2030-05-01T11:00:00");
+    body["transactionId"] = json!("booking-7");
+    emu.push_faults([FaultKind::LostAnswer504]);
+    let c = http();
+    let r = c
+        .post(graph(&emu, "/me/events"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 504);
+    assert_eq!(emu.events(DEMO.staff[0].upn).len(), 1, "the write happened");
+    emu.push_faults([FaultKind::LostAnswerDrop]);
+    assert!(
+        c.post(graph(&emu, "/me/events"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .is_err()
+    );
+    let r = c
+        .post(graph(&emu, "/me/events"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(emu.events(DEMO.staff[0].upn).len(), 1, "no duplicate");
+}
+
+#[tokio::test]
+async fn random_fault_rate_is_reproducible_and_bounded() {
+    let emu = start().await;
+    let token = staff(&emu).await;
+    emu.set_faults(FaultConfig {
+        rate: 0.5,
+        kinds: vec![FaultKind::GatewayTimeout],
+        seed: Some(7),
+        ..FaultConfig::default()
+    });
+    let c = http();
+    let mut failures = 0;
+    for _ in 0..40 {
+        if c.get(graph(&emu, "/me/events"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 504
+        {
+            failures += 1;
+        }
+    }
+    assert!((8..=32).contains(&failures), "{failures} of 40");
+    emu.clear_faults();
+    assert_eq!(
+        c.get(graph(&emu, "/me/events"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn more_than_four_concurrent_requests_per_mailbox_get_mailbox_concurrency_429() {
+    let emu = start().await;
+    let token = staff(&emu).await;
+    emu.set_faults(FaultConfig {
+        latency_ms: 400,
+        ..FaultConfig::default()
+    });
+    let mut tasks = vec![];
+    for _ in 0..6 {
+        let url = graph(&emu, "/me/events");
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = http().get(url).bearer_auth(token).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut throttled = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        if status == 429 {
+            throttled += 1;
+            assert_eq!(body["error"]["code"], "ApplicationThrottled");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("MailboxConcurrency")
+            );
+        } else {
+            assert_eq!(status, 200);
+        }
+    }
+    assert_eq!(throttled, 2);
+    assert_eq!(emu.stats().max_in_flight, 4);
+    assert_eq!(emu.stats().concurrency_rejections, 2);
+}
+
+#[tokio::test]
+async fn batch_runs_sub_requests_and_each_counts_against_the_mailbox_limit() {
+    let emu = start().await;
+    let token = staff(&emu).await;
+    let c = http();
+    let requests: Vec<Value> = (0..3)
+        .map(|i| {
+            json!({"id": i.to_string(), "method": "POST", "url": "/me/events",
+            "headers": {"Content-Type": "application/json"},
+            "body": event_body(&format!("b{i}"), "2030-05-01T10:00:00", "2030-05-01T11:00:00")})
+        })
+        .collect();
+    let out: Value = c
+        .post(graph(&emu, "/$batch"))
+        .bearer_auth(&token)
+        .json(&json!({"requests": requests}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<u64> = out["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [201, 201, 201]);
+    assert_eq!(emu.events(DEMO.staff[0].upn).len(), 3);
+
+    emu.set_faults(FaultConfig {
+        latency_ms: 300,
+        ..FaultConfig::default()
+    });
+    let requests: Vec<Value> = (0..6)
+        .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/me/events"}))
+        .collect();
+    let out: Value = c
+        .post(graph(&emu, "/$batch"))
+        .bearer_auth(&token)
+        .json(&json!({"requests": requests}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let throttled = out["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == 429)
+        .count();
+    assert_eq!(throttled, 2);
+
+    let too_many: Vec<Value> = (0..21)
+        .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/me"}))
+        .collect();
+    let r = c
+        .post(graph(&emu, "/$batch"))
+        .bearer_auth(&token)
+        .json(&json!({"requests": too_many}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn control_api_over_http() {
+    let emu = start().await;
+    let c = http();
+    let base = emu.base_url();
+    assert_eq!(
+        c.get(format!("{base}/_emulator/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // Clock.
+    let now: Value = c
+        .post(format!("{base}/_emulator/clock"))
+        .json(&json!({"set": "2031-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(now["now"].as_str().unwrap().starts_with("2031-01-01"));
+    // Outlook edits and read-back.
+    let room = DEMO.rooms[0].address;
+    let r = c
+        .post(format!("{base}/_emulator/mailboxes/{room}/events"))
+        .json(&event_body(
+            "walk-in",
+            "2031-01-02T10:00:00",
+            "2031-01-02T11:00:00",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c
+        .patch(format!("{base}/_emulator/mailboxes/{room}/events/{id}"))
+        .json(&json!({"subject": "moved"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let all: Value = c
+        .get(format!("{base}/_emulator/mailboxes"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all[room][0]["subject"], "moved");
+    assert_eq!(
+        c.delete(format!("{base}/_emulator/mailboxes/{room}/events/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert!(emu.events(room).is_empty());
+    // Faults and settings.
+    let r = c
+        .post(format!("{base}/_emulator/faults/next"))
+        .json(&json!({"faults": ["429", "lost_answer_504"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(format!("{base}/_emulator/settings"))
+        .json(&json!({"strict_refresh_rotation": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(emu.settings().strict_refresh_rotation);
+    assert_eq!(
+        emu.settings().mailbox_concurrency_limit,
+        4,
+        "partial update keeps the rest"
+    );
+    // App registration and secret expiry.
+    let app: Value = c.post(format!("{base}/_emulator/apps")).json(&json!({
+        "name": "via http", "tenant": DEMO.tenant_id, "audience": "AzureADMyOrg", "redirect_uris": [REDIRECT]
+    })).send().await.unwrap().json().await.unwrap();
+    let (cid, sid) = (
+        app["client_id"].as_str().unwrap(),
+        app["secret_id"].as_str().unwrap(),
+    );
+    let r = c
+        .post(format!("{base}/_emulator/apps/{cid}/secrets/{sid}/expire"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (status, body) = token_request(
+        &emu,
+        DEMO.tenant_domain,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", cid),
+            ("client_secret", app["secret_value"].as_str().unwrap()),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(aadsts(&body), 7000222);
+    // The state summary never shows secret values.
+    let state = c
+        .get(format!("{base}/_emulator/state"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!state.contains(app["secret_value"].as_str().unwrap()));
+    assert!(!state.contains(DEMO.it_admin.password));
+}
+
+#[tokio::test]
+async fn request_log_records_graph_calls_without_tokens() {
+    let emu = start().await;
+    let token = staff(&emu).await;
+    emu.clear_requests();
+    http()
+        .get(graph(&emu, "/me/events?$top=5"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let log: Value = http()
+        .get(format!("{}/_emulator/requests", emu.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entry = &log[0];
+    assert_eq!(entry["method"], "GET");
+    assert_eq!(entry["path"], "/v1.0/me/events");
+    assert_eq!(entry["status"], 200);
+    assert_eq!(entry["mailbox"], DEMO.staff[0].upn);
+    assert!(!log.to_string().contains(&token));
+}
