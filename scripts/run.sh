@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds and runs Calbridge on http://localhost:3000 with the embedded
-# SQLite database under data/ and the demo accounts. Installs whatever is
-# missing first.
+# Builds and runs the Calbridge demo: Calbridge on http://localhost:3000
+# (embedded SQLite under data/, demo accounts) and, beside it on another
+# site, the Microsoft emulator on http://127.0.0.1:3900 with its demo
+# tenant. Calbridge is pointed at the emulator instead of Microsoft.
+# Installs whatever is missing first. Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -10,6 +12,16 @@ scripts/install.sh
 
 step "building"
 cargo leptos build
+cargo build -p emulator
+
+EMULATOR_PORT="${EMULATOR_PORT:-3900}"
+step "starting the Microsoft emulator on http://127.0.0.1:$EMULATOR_PORT"
+"$CARGO_TARGET_DIR/debug/emulator" --port "$EMULATOR_PORT" --seed demo &
+emulator_pid=$!
+trap 'kill $emulator_pid 2>/dev/null || true' EXIT
+
+export CALBRIDGE_MICROSOFT_LOGIN_URL="${CALBRIDGE_MICROSOFT_LOGIN_URL:-http://127.0.0.1:$EMULATOR_PORT}"
+export CALBRIDGE_MICROSOFT_GRAPH_URL="${CALBRIDGE_MICROSOFT_GRAPH_URL:-http://127.0.0.1:$EMULATOR_PORT/v1.0}"
 
 step "starting Calbridge on http://localhost:3000"
-exec "$CARGO_TARGET_DIR/debug/calbridge" serve --seed-demo "$@"
+"$CARGO_TARGET_DIR/debug/calbridge" serve --seed-demo "$@"

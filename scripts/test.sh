@@ -17,8 +17,9 @@ cargo clippy --locked -p app -p server -p backend -p migrations -p emulator \
 step "clippy: browser side"
 cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
 
-step "build (cargo leptos build: server binary + wasm site)"
+step "build (cargo leptos build: server binary + wasm site; the emulator binary)"
 cargo leptos build
+cargo build --locked -p emulator
 
 step "PostgreSQL for the integration tests"
 CALBRIDGE_TEST_POSTGRES_URL="$(scripts/postgres.sh)"
@@ -30,7 +31,9 @@ cargo test --locked -p app --features app/ssr -p server -p backend -p migrations
 step "browser tests (Playwright, Debian Chromium, with and without JavaScript)"
 (
   cd end2end
-  CALBRIDGE_BIN="$CARGO_TARGET_DIR/debug/calbridge" npx playwright test
+  CALBRIDGE_BIN="$CARGO_TARGET_DIR/debug/calbridge" \
+    EMULATOR_BIN="$CARGO_TARGET_DIR/debug/emulator" \
+    npx playwright test
 )
 
 step "all checks passed in $((SECONDS - started)) s"
