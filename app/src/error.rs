@@ -22,6 +22,12 @@ pub enum AppError {
         "Something went wrong on the server. Please try again; if it keeps happening, tell your administrator."
     )]
     Internal,
+    /// Microsoft refused the credentials; says what to fix.
+    #[error("{0}")]
+    CredentialsRejected(String),
+    /// Microsoft could not be reached; the admin may save anyway.
+    #[error("{0}")]
+    MicrosoftUnreachable(String),
     #[error("Could not reach Calbridge: {0}")]
     Communication(String),
 }
@@ -33,7 +39,8 @@ impl AppError {
             AppError::SignInRequired | AppError::InvalidCredentials => 401,
             AppError::Forbidden => 403,
             AppError::TooManyAttempts(_) => 429,
-            AppError::Invalid(_) => 400,
+            AppError::Invalid(_) | AppError::CredentialsRejected(_) => 400,
+            AppError::MicrosoftUnreachable(_) => 502,
             AppError::Internal | AppError::Communication(_) => 500,
         }
     }
@@ -58,6 +65,20 @@ mod server {
                 AuthError::SignInRequired => AppError::SignInRequired,
                 AuthError::Forbidden => AppError::Forbidden,
                 AuthError::Internal(detail) => AppError::internal(detail),
+            }
+        }
+    }
+
+    impl From<backend::integration::SaveError> for AppError {
+        fn from(e: backend::integration::SaveError) -> Self {
+            use backend::integration::SaveError;
+            match e {
+                SaveError::Invalid(message) => AppError::Invalid(message),
+                SaveError::Credentials(p) if p.is_unreachable() => {
+                    AppError::MicrosoftUnreachable(p.to_string())
+                }
+                SaveError::Credentials(p) => AppError::CredentialsRejected(p.to_string()),
+                SaveError::Store(e) => AppError::internal(e),
             }
         }
     }

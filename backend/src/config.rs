@@ -25,9 +25,13 @@ pub struct Settings {
     /// Where the embedded database, the generated master key and other
     /// local state live.
     pub data_dir: PathBuf,
-    /// Base64 of 32 bytes. When absent, the key is read from (or generated
-    /// into) `master_key_path`.
+    /// The keyring that encrypts secrets at rest: base64 of 32 bytes (a
+    /// single key, id `default`), or `id:base64,id:base64,…`. When absent,
+    /// the keyring is read from (or generated into) `master_key_path`.
     pub master_key: Option<SecretString>,
+    /// Which key of the keyring encrypts new secrets; the first one listed
+    /// when unset. The others still decrypt what they encrypted.
+    pub master_key_active: Option<String>,
     pub master_key_path: Option<PathBuf>,
     pub microsoft_login_url: String,
     pub microsoft_graph_url: String,
@@ -144,6 +148,8 @@ impl Settings {
 }
 
 #[cfg(test)]
+// figment's Jail closures must return its (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;

@@ -8,11 +8,15 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod entities;
+pub mod integration;
 pub mod master_key;
+pub mod microsoft;
+pub mod rotation;
 pub mod seed;
 pub mod sessions;
 pub mod telemetry;
 pub mod throttle;
+pub mod vault;
 
 use std::sync::Arc;
 
@@ -25,14 +29,21 @@ pub struct Backend {
     pub db: DatabaseConnection,
     pub settings: Arc<config::Settings>,
     pub login_throttle: Arc<throttle::LoginThrottle>,
+    /// Seals and opens secrets at rest.
+    pub vault: Arc<vault::Vault>,
+    /// Microsoft's identity platform, at `settings.microsoft_login_url`.
+    pub identity: microsoft::IdentityClient,
 }
 
 impl Backend {
-    pub fn new(db: DatabaseConnection, settings: config::Settings) -> Self {
+    pub fn new(db: DatabaseConnection, settings: config::Settings, vault: vault::Vault) -> Self {
+        let identity = microsoft::IdentityClient::new(&settings.microsoft_login_url);
         Self {
             db,
             settings: Arc::new(settings),
             login_throttle: Arc::new(throttle::LoginThrottle::default()),
+            vault: Arc::new(vault),
+            identity,
         }
     }
 }

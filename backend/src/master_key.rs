@@ -1,6 +1,7 @@
-//! The master key that encrypts secrets and tokens at rest. Taken from the
-//! configuration when given, otherwise read from a file that is generated
-//! (mode 0600) on first start.
+//! The master key material that encrypts secrets and tokens at rest. Taken
+//! from the configuration when given, otherwise read from a file that is
+//! generated (mode 0600, one key) on first start. Either may hold a whole
+//! keyring (`id:base64,…`); [`crate::vault`] parses it.
 
 use std::io::Write;
 use std::path::Path;
@@ -8,7 +9,7 @@ use std::path::Path;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::Settings;
 
@@ -26,6 +27,8 @@ impl std::fmt::Debug for MasterKey {
 pub enum MasterKeyError {
     #[error("the master key must be base64 of exactly {KEY_LEN} bytes")]
     Malformed,
+    #[error("master key ring: {0}")]
+    Keyring(String),
     #[error("master key file {path}: {source}")]
     Io {
         path: String,
@@ -52,37 +55,43 @@ impl MasterKey {
         Self(bytes)
     }
 
-    pub fn load(settings: &Settings) -> Result<Self, MasterKeyError> {
-        if let Some(value) = &settings.master_key {
-            return Self::from_base64(value.expose_secret());
-        }
-        Self::load_or_create_file(&settings.master_key_file())
-    }
-
     pub fn load_or_create_file(path: &Path) -> Result<Self, MasterKeyError> {
-        let io = |source| MasterKeyError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::from_base64(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).map_err(io)?;
-                }
-                let key = Self::generate();
-                let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut file = options.open(path).map_err(io)?;
-                file.write_all(STANDARD.encode(key.0).as_bytes())
-                    .map_err(io)?;
-                tracing::info!(path = %path.display(), "generated a new master key");
-                Ok(key)
+        Self::from_base64(keyring_file(path)?.expose_secret())
+    }
+}
+
+/// The configured key material: `master_key` when set, else the contents
+/// of the key file, generated with one fresh key on first start.
+pub fn keyring_text(settings: &Settings) -> Result<SecretString, MasterKeyError> {
+    match &settings.master_key {
+        Some(value) => Ok(value.clone()),
+        None => keyring_file(&settings.master_key_file()),
+    }
+}
+
+fn keyring_file(path: &Path) -> Result<SecretString, MasterKeyError> {
+    let io = |source| MasterKeyError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(SecretString::from(text.trim().to_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io)?;
             }
-            Err(e) => Err(io(e)),
+            let key = MasterKey::generate();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(path).map_err(io)?;
+            file.write_all(STANDARD.encode(key.0).as_bytes())
+                .map_err(io)?;
+            tracing::info!(path = %path.display(), "generated a new master key");
+            Ok(SecretString::from(STANDARD.encode(key.0)))
         }
+        Err(e) => Err(io(e)),
     }
 }
 

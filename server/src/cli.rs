@@ -32,6 +32,9 @@ pub enum Command {
     },
     /// Bring the database schema up to date, then exit.
     Migrate,
+    /// Re-encrypt every stored secret with the active key of the keyring
+    /// (`master_key_active`), so older keys can then be removed.
+    RotateKey,
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -65,6 +68,10 @@ pub enum CliError {
     Account(#[from] accounts::AccountError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    MasterKey(#[from] backend::master_key::MasterKeyError),
+    #[error("re-encrypting secrets: {0}")]
+    Rotation(#[from] backend::integration::StoreError),
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
@@ -80,6 +87,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             backend::db::migrate(&db).await?;
             println!("database is up to date");
         }
+        Command::RotateKey => rotate_key(&settings).await?,
         Command::User {
             action: UserAction::Add { email, name, role },
         } => {
@@ -106,5 +114,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             );
         }
     }
+    Ok(())
+}
+
+async fn rotate_key(settings: &Settings) -> Result<(), CliError> {
+    let vault = backend::vault::Vault::load(settings)?;
+    let db = backend::db::connect(&settings.database_url).await?;
+    backend::db::migrate(&db).await?;
+    let report = backend::rotation::rotate_all(&db, &vault).await?;
+    println!(
+        "re-encrypted {} secret(s) with key {:?}; every stored secret now uses it",
+        report.resealed,
+        vault.active_key_id()
+    );
     Ok(())
 }

@@ -8,8 +8,8 @@ use axum::extract::FromRef;
 use axum::routing::get;
 use backend::Backend;
 use backend::config::Settings;
-use backend::master_key::MasterKey;
 use backend::sessions::DbSessionStore;
+use backend::vault::Vault;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
@@ -53,8 +53,8 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = backend::db::connect(&settings.database_url).await?;
         backend::db::migrate(&db).await?;
-        // Fail at start, not at the first secret, when the key is unusable.
-        MasterKey::load(&settings)?;
+        // Fail at start, not at the first secret, when the keyring is unusable.
+        let vault = Vault::load(&settings)?;
         if settings.seed_demo && backend::seed::seed_demo_accounts(&db).await? {
             print_demo_accounts();
         }
@@ -66,7 +66,7 @@ impl Application {
                 source,
             })?;
         let leptos_options = leptos_options(&settings, listener.local_addr().ok());
-        let backend = Backend::new(db, settings);
+        let backend = Backend::new(db, settings, vault);
         let router = router(AppState {
             leptos_options,
             backend: backend.clone(),

@@ -22,10 +22,10 @@ pub async fn session() -> Result<Session, AppError> {
 
 /// Sets the HTTP status of the response from the error, then returns it.
 pub fn fail(error: AppError) -> AppError {
-    if let Some(response) = use_context::<ResponseOptions>() {
-        if let Ok(status) = http::StatusCode::from_u16(error.status()) {
-            response.set_status(status);
-        }
+    if let Some(response) = use_context::<ResponseOptions>()
+        && let Ok(status) = http::StatusCode::from_u16(error.status())
+    {
+        response.set_status(status);
     }
     error
 }

@@ -5,3 +5,4 @@
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod guard;
+pub mod integrations;

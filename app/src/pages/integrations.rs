@@ -1,24 +1,317 @@
+//! Admin › Integrations: the "OAuth2 Outlook/Exchange Calendar Sync" box.
+//! Every form is a plain HTML form (ActionForm), so the page works without
+//! JavaScript; with it, the page updates in place after each action.
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::api::integrations::{
+    DisconnectIntegration, SaveIntegrationSettings, SetIntegrationActive, integration_audit_log,
+    integration_settings,
+};
+use crate::components::expiry_banner::SecretExpiryBanner;
 use crate::components::require_role::RequireRole;
-use crate::models::Role;
+use crate::error::AppError;
+use crate::models::{AccountType, AuditEntryView, IntegrationSettingsView, Role, is_guid};
 
-/// Admin › Integrations. The Outlook sync settings box is filled in by the
-/// Integrations issue; this page already carries its guard and place.
+const GUID_PATTERN: &str =
+    "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+
 #[component]
 pub fn IntegrationsPage() -> impl IntoView {
     view! {
         <Title text="Admin › Integrations" />
         <RequireRole role=Role::Admin>
             <h1>"Admin › Integrations"</h1>
-            <section class="card" aria-labelledby="outlook-sync">
-                <h2 id="outlook-sync">"OAuth2 Outlook/Exchange Calendar Sync"</h2>
-                <p class="muted">
-                    "Connect Calbridge to Microsoft Entra to sync appointments and spaces with Outlook. "
-                    "The settings form is not available in this version yet."
-                </p>
-            </section>
+            <SecretExpiryBanner />
+            <OutlookSyncBox />
         </RequireRole>
+    }
+}
+
+#[component]
+fn OutlookSyncBox() -> impl IntoView {
+    let save = ServerAction::<SaveIntegrationSettings>::new();
+    let toggle = ServerAction::<SetIntegrationActive>::new();
+    let disconnect = ServerAction::<DisconnectIntegration>::new();
+    // Every action that changes something refreshes what the page shows.
+    let changes = move || {
+        (
+            save.version().get(),
+            toggle.version().get(),
+            disconnect.version().get(),
+        )
+    };
+    let settings = Resource::new(changes, |_| integration_settings());
+    let audit = Resource::new(changes, |_| integration_audit_log());
+    view! {
+        <section class="card" aria-labelledby="outlook-sync">
+            <h2 id="outlook-sync">"OAuth2 Outlook/Exchange Calendar Sync"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match settings.await {
+                        Ok(s) => view! {
+                            <RedirectUrl url=s.redirect_url.clone() />
+                            <ActivationStatus settings=s.clone() toggle />
+                            <SettingsForm settings=s save />
+                            <DisconnectForm disconnect />
+                        }
+                        .into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+        <AuditLog audit />
+    }
+}
+
+#[component]
+fn RedirectUrl(url: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let to_copy = url.clone();
+    let copy = move |_| {
+        copy_to_clipboard(&to_copy);
+        copied.set(true);
+    };
+    view! {
+        <div class="field">
+            <label for="redirect-url">"Redirect URL"</label>
+            <div class="copy-row">
+                <input id="redirect-url" type="text" readonly value=url data-testid="redirect-url" />
+                <button type="button" on:click=copy>"Copy"</button>
+                <span class="muted" aria-live="polite">{move || copied.get().then_some("Copied")}</span>
+            </div>
+            <p class="muted">
+                "Register this exact URL as a Web redirect URI of the app in Azure (App registrations)."
+            </p>
+        </div>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn copy_to_clipboard(text: &str) {
+    if let Some(window) = web_sys::window() {
+        // The promise settles on its own; a refused copy leaves the
+        // read-only field for the admin to copy by hand.
+        let _ = window.navigator().clipboard().write_text(text);
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn copy_to_clipboard(_text: &str) {}
+
+#[component]
+fn ActivationStatus(
+    settings: IntegrationSettingsView,
+    toggle: ServerAction<SetIntegrationActive>,
+) -> impl IntoView {
+    let active = settings.active;
+    let error = move || {
+        toggle
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| e.to_string())
+    };
+    view! {
+        <ActionForm action=toggle attr:class="activation">
+            <p data-testid="activation-status">
+                "Activate Calendar Sync with Azure AD OAuth 2: "
+                <strong>{if active { "Active" } else { "Inactive" }}</strong>
+                {settings.disconnected.then_some(" (disconnected for all users and spaces)")}
+            </p>
+            <input type="hidden" name="active" value=(!active).to_string() />
+            <button type="submit">{if active { "Set Inactive" } else { "Set Active" }}</button>
+            {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        </ActionForm>
+    }
+}
+
+#[component]
+fn SettingsForm(
+    settings: IntegrationSettingsView,
+    save: ServerAction<SaveIntegrationSettings>,
+) -> impl IntoView {
+    let app_id = RwSignal::new(settings.application_id.clone());
+    let account_type = RwSignal::new(settings.account_type);
+    let app_id_problem = move || {
+        let id = app_id.get();
+        (!id.trim().is_empty() && !is_guid(&id))
+            .then_some("The Application ID is a GUID like 00000000-0000-0000-0000-000000000000.")
+    };
+    let outcome = move || save.value().get();
+    view! {
+        <ActionForm action=save attr:class="oauth-settings">
+            <label>
+                "Application ID"
+                <input
+                    type="text"
+                    name="application_id"
+                    required
+                    pattern=GUID_PATTERN
+                    autocomplete="off"
+                    spellcheck="false"
+                    prop:value=move || app_id.get()
+                    on:input=move |ev| app_id.set(event_target_value(&ev))
+                    aria-invalid=move || app_id_problem().is_some().to_string()
+                />
+            </label>
+            {move || app_id_problem().map(|p| view! { <p class="error" data-testid="app-id-problem">{p}</p> })}
+            <SecretField settings=settings.clone() />
+            <label>
+                "Supported Account Type"
+                <select
+                    name="account_type"
+                    on:change=move |ev| {
+                        if let Some(t) = AccountType::from_value(&event_target_value(&ev)) {
+                            account_type.set(t);
+                        }
+                    }
+                >
+                    {AccountType::ALL
+                        .into_iter()
+                        .map(|t| view! {
+                            <option value=t.value() selected=move || account_type.get() == t>{t.label()}</option>
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            // Hidden by CSS unless the single-tenant choice is selected, so
+            // it also follows the choice without JavaScript.
+            <label class="tenant-field">
+                "Tenant ID"
+                <input
+                    type="text"
+                    name="tenant_id"
+                    value=settings.tenant_id.clone()
+                    autocomplete="off"
+                    spellcheck="false"
+                    prop:required=move || account_type.get().needs_tenant()
+                />
+                <span class="muted">
+                    "The Directory (tenant) ID from the app's Overview page, or a verified domain. Only for \"Accounts in this organizational directory only\"."
+                </span>
+            </label>
+            <label>
+                "Client secret expires on"
+                <input type="date" name="secret_expires_on" value=settings.secret_expires_on.clone().unwrap_or_default() />
+                <span class="muted">"Optional. Admin pages warn from 30 days before."</span>
+            </label>
+            <fieldset>
+                <legend>"Activate Calendar Sync with Azure AD OAuth 2"</legend>
+                <label class="inline">
+                    <input type="radio" name="active" value="true" checked=settings.active />
+                    "Active"
+                </label>
+                <label class="inline">
+                    <input type="radio" name="active" value="false" checked=!settings.active />
+                    "Inactive"
+                </label>
+            </fieldset>
+            <label class="inline">
+                <input type="checkbox" name="save_anyway" value="true" />
+                "If Microsoft cannot be reached, save anyway without checking the credentials"
+            </label>
+            {move || outcome().map(|r| match r {
+                Ok(ok) => view! { <p class="success" role="status" data-testid="save-outcome">{ok.message}</p> }.into_any(),
+                Err(e) => save_error(e).into_any(),
+            })}
+            <button type="submit" class="primary">"Save Settings"</button>
+        </ActionForm>
+    }
+}
+
+fn save_error(e: AppError) -> impl IntoView {
+    let unreachable = matches!(e, AppError::MicrosoftUnreachable(_));
+    view! {
+        <div class="error" role="alert" data-testid="save-outcome">
+            <p>{e.to_string()}</p>
+            {unreachable.then_some(view! {
+                <p>"Nothing was saved. Tick \"save anyway\" and save again to store the settings unchecked."</p>
+            })}
+        </div>
+    }
+}
+
+/// Write-only: the saved secret never comes back, only its hint.
+#[component]
+fn SecretField(settings: IntegrationSettingsView) -> impl IntoView {
+    let input = || {
+        view! {
+            <label>
+                "Client Secret: Value"
+                <input type="password" name="client_secret" autocomplete="new-password" spellcheck="false" />
+                <span class="muted">"The secret's Value (not its Secret ID), from Certificates & secrets."</span>
+            </label>
+        }
+    };
+    if !settings.secret_saved {
+        return input().into_any();
+    }
+    let hint = settings.secret_hint.clone().unwrap_or_default();
+    let expiry = settings
+        .secret_expires_on
+        .clone()
+        .map(|d| format!(", expires on {d}"))
+        .unwrap_or_default();
+    view! {
+        <div class="field">
+            <p data-testid="secret-saved">
+                {format!("A client secret is saved (starts with {hint}…{expiry}). ")}
+            </p>
+            <details>
+                <summary>"Replace"</summary>
+                {input()}
+                <p class="muted">"Leave empty to keep the saved secret."</p>
+            </details>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn DisconnectForm(disconnect: ServerAction<DisconnectIntegration>) -> impl IntoView {
+    let outcome = move || disconnect.value().get();
+    view! {
+        <ActionForm action=disconnect attr:class="danger-zone">
+            <h3>"Disconnect for all users and spaces"</h3>
+            <label class="inline">
+                <input type="checkbox" name="confirm" value="true" required />
+                "I understand: every staff member's and space's Outlook connection is revoked and its tokens erased, all sync stops, and nobody can connect until these settings are saved again with a client secret. Events already in Outlook calendars stay there; legacy password settings are not touched."
+            </label>
+            {move || outcome().map(|r| match r {
+                Ok(message) => view! { <p class="success" role="status">{message}</p> }.into_any(),
+                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
+            <button type="submit" class="danger">"Disconnect for all users and spaces"</button>
+        </ActionForm>
+    }
+}
+
+#[component]
+fn AuditLog(audit: Resource<Result<Vec<AuditEntryView>, AppError>>) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="integration-audit">
+            <h2 id="integration-audit">"Changes to this integration"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match audit.await {
+                        Ok(entries) if entries.is_empty() => view! { <p class="muted">"No changes yet."</p> }.into_any(),
+                        Ok(entries) => view! {
+                            <ul class="audit-log" data-testid="audit-log">
+                                {entries.into_iter().map(|e| view! {
+                                    <li>
+                                        <time datetime=e.at.clone()>{e.at.clone()}</time>" · "
+                                        {e.actor}" · "<strong>{e.action}</strong>": "{e.detail}
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
     }
 }

@@ -20,6 +20,9 @@ pub struct TestApp {
     pub address: String,
     pub database_url: String,
     pub backend: backend::Backend,
+    /// The in-process Microsoft this server talks to (its
+    /// `microsoft_login_url`); `None` once a test stopped it.
+    pub emulator: Option<emulator::EmulatorHandle>,
     dir: Arc<tempfile::TempDir>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -65,8 +68,10 @@ async fn scratch_postgres() -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
-fn settings(dir: &std::path::Path, database_url: &str) -> Settings {
+fn settings(dir: &std::path::Path, database_url: &str, login_url: &str) -> Settings {
     let figment = Settings::figment(Some(&dir.join("none.toml")))
+        .merge(("microsoft_login_url", login_url))
+        .merge(("microsoft_graph_url", format!("{login_url}/v1.0")))
         .merge(("bind_address", "127.0.0.1:0"))
         .merge(("public_base_url", "http://127.0.0.1"))
         .merge(("database_url", database_url))
@@ -84,11 +89,18 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
         Db::Sqlite => format!("sqlite://{}/calbridge.db?mode=rwc", dir.path().display()),
         Db::Postgres => scratch_postgres().await?,
     };
-    Some(start(dir, database_url).await)
+    let emulator = emulator::Emulator::start(emulator::EmulatorConfig::demo())
+        .await
+        .expect("emulator starts");
+    Some(start(dir, database_url, emulator).await)
 }
 
-async fn start(dir: Arc<tempfile::TempDir>, database_url: String) -> TestApp {
-    let app = Application::build(settings(dir.path(), &database_url))
+async fn start(
+    dir: Arc<tempfile::TempDir>,
+    database_url: String,
+    emulator: emulator::EmulatorHandle,
+) -> TestApp {
+    let app = Application::build(settings(dir.path(), &database_url, emulator.base_url()))
         .await
         .expect("server builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -100,6 +112,7 @@ async fn start(dir: Arc<tempfile::TempDir>, database_url: String) -> TestApp {
         address,
         database_url,
         backend,
+        emulator: Some(emulator),
         dir,
         server,
     }
@@ -108,12 +121,21 @@ async fn start(dir: Arc<tempfile::TempDir>, database_url: String) -> TestApp {
 impl TestApp {
     /// Stops this server and starts a new one on the same database, as an
     /// operator's restart would.
-    pub async fn restart(self) -> TestApp {
+    pub async fn restart(mut self) -> TestApp {
         let dir = self.dir.clone();
         let url = self.database_url.clone();
+        let emulator = self.emulator.take().expect("emulator still running");
         drop(self);
         tokio::task::yield_now().await;
-        start(dir, url).await
+        start(dir, url, emulator).await
+    }
+
+    pub fn emulator(&self) -> &emulator::EmulatorHandle {
+        self.emulator.as_ref().expect("emulator still running")
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     pub fn url(&self, path: &str) -> String {
