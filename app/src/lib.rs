@@ -15,6 +15,7 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
+use crate::components::live::LiveIntegration;
 use crate::components::nav::Nav;
 use crate::components::session::SessionActions;
 use crate::pages::{
@@ -44,6 +45,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     SessionActions::provide();
+    LiveIntegration::provide();
+    mark_hydrated();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/calbridge.css" />
@@ -55,11 +58,19 @@ pub fn App() -> impl IntoView {
             <main class="page">
                 <ErrorBoundary fallback=components::errors::error_list>
                     <Routes fallback=NotFound>
-                        <Route path=path!("/") view=HomePage />
-                        <Route path=path!("/login") view=LoginPage />
-                        <Route path=path!("/logout") view=LogoutPage />
-                        <Route path=path!("/spaces") view=SpacesPage />
-                        <Route path=path!("/appointments") view=AppointmentsPage />
+                        // In order, not out of order: the signed-in part
+                        // of the navigation must be in the HTML itself,
+                        // not swapped in by a script, or pages without
+                        // JavaScript never show who is signed in.
+                        <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder />
+                        <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder />
+                        <Route path=path!("/logout") view=LogoutPage ssr=SsrMode::InOrder />
+                        <Route path=path!("/spaces") view=SpacesPage ssr=SsrMode::InOrder />
+                        <Route
+                            path=path!("/appointments")
+                            view=AppointmentsPage
+                            ssr=SsrMode::InOrder
+                        />
                         // Guarded pages render only after the role check
                         // has finished, so the response can carry its
                         // 302 (sign in) or 403 status.
@@ -73,4 +84,16 @@ pub fn App() -> impl IntoView {
             </main>
         </Router>
     }
+}
+
+/// Sets `data-hydrated` on `<body>` once the wasm has taken over, so
+/// browser tests know when the page reacts to clicks. Effects run only in
+/// the browser, after hydration.
+fn mark_hydrated() {
+    Effect::new(|_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "");
+        }
+    });
 }

@@ -118,6 +118,21 @@ pub struct IntegrationSettingsView {
     pub updated_at: Option<String>,
 }
 
+/// The integration's live status, as `GET /events/integration` streams it
+/// to every signed-in page (event `integration`, JSON data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationStatus {
+    pub active: bool,
+    /// Whether "Connect with Microsoft" may be offered: active, set up with
+    /// a secret, and not disconnected.
+    pub connections_allowed: bool,
+    pub disconnected: bool,
+}
+
+/// The SSE endpoint and its event name, shared by server and browser.
+pub const INTEGRATION_EVENTS_PATH: &str = "/events/integration";
+pub const INTEGRATION_EVENT: &str = "integration";
+
 /// The answer to Save Settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaveConfirmation {
@@ -202,6 +217,16 @@ mod conversions {
                 integration::AccountType::AnyOrganization => Self::AnyOrganization,
                 integration::AccountType::OrganizationAndPersonal => Self::OrganizationAndPersonal,
                 integration::AccountType::PersonalOnly => Self::PersonalOnly,
+            }
+        }
+    }
+
+    impl From<integration::IntegrationStatus> for IntegrationStatus {
+        fn from(s: integration::IntegrationStatus) -> Self {
+            IntegrationStatus {
+                active: s.active,
+                connections_allowed: s.connections_allowed,
+                disconnected: s.disconnected,
             }
         }
     }

@@ -5,15 +5,19 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod availability;
+pub mod bookings;
 pub mod config;
 pub mod db;
 pub mod entities;
 pub mod integration;
 pub mod master_key;
 pub mod microsoft;
+pub mod outbox;
 pub mod rotation;
 pub mod seed;
 pub mod sessions;
+pub mod spaces;
 pub mod telemetry;
 pub mod throttle;
 pub mod vault;
@@ -33,6 +37,9 @@ pub struct Backend {
     pub vault: Arc<vault::Vault>,
     /// Microsoft's identity platform, at `settings.microsoft_login_url`.
     pub identity: microsoft::IdentityClient,
+    /// Live integration status for open pages (in-process; see
+    /// [`integration::events`] for several instances).
+    pub integration_events: integration::IntegrationEvents,
 }
 
 impl Backend {
@@ -44,6 +51,15 @@ impl Backend {
             login_throttle: Arc::new(throttle::LoginThrottle::default()),
             vault: Arc::new(vault),
             identity,
+            integration_events: integration::IntegrationEvents::default(),
         }
+    }
+
+    /// Tells every open page the integration's current status. Called
+    /// after each change (save, activate, deactivate, disconnect).
+    pub async fn announce_integration_status(&self) -> Result<(), integration::StoreError> {
+        let status = integration::IntegrationStatus::current(&self.db).await?;
+        self.integration_events.publish(status);
+        Ok(())
     }
 }

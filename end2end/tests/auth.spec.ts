@@ -41,7 +41,7 @@ test('a wrong password gets one clear message', async ({ page }, testInfo) => {
   await page.getByLabel('Password').fill('not the password');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('alert')).toHaveText('Email or password is incorrect.');
-  await expect(page.getByRole('link', { name: 'Sign in' })).toBeVisible();
+  await expect(page.getByRole('navigation').getByRole('link', { name: 'Sign in' })).toBeVisible();
 });
 
 test('unknown pages answer 404 with a way back', async ({ page }) => {

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_accounts;
 mod m20261129_000002_integration;
+mod m20261130_000003_bookings;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_accounts::Migration),
             Box::new(m20261129_000002_integration::Migration),
+            Box::new(m20261130_000003_bookings::Migration),
         ]
     }
 }

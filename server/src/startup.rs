@@ -95,7 +95,15 @@ impl Application {
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown({
+            // Open event streams never end by themselves: close them, or
+            // the graceful shutdown would wait for them forever.
+            let events = self.backend.integration_events.clone();
+            async move {
+                shutdown_signal().await;
+                events.close();
+            }
+        })
         .await;
         sweeper.abort();
         served
@@ -138,6 +146,10 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/metrics", get(routes::metrics::metrics))
+        .route(
+            app::models::INTEGRATION_EVENTS_PATH,
+            get(routes::events::integration),
+        )
         .leptos_routes_with_context(&state, routes, context.clone(), app_shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,

@@ -30,6 +30,7 @@ on_both_databases!(
     rotate_key_reseals_with_the_active_key,
     expiry_banner_warns_then_says_expired,
     only_admins_reach_the_integration_server_fns,
+    integration_events_refuse_anonymous_and_follow_each_toggle,
 );
 
 // ----- helpers -----
@@ -593,4 +594,82 @@ async fn only_admins_reach_the_integration_server_fns(app: TestApp) {
     // Nothing was changed by any of them.
     let c = admin(&app).await;
     assert_nothing_stored(&c, &app).await;
+}
+
+// ----- live updates -----
+
+async fn integration_events_refuse_anonymous_and_follow_each_toggle(app: TestApp) {
+    let url = app.url("/events/integration");
+    let anonymous = api_client().get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    let c = admin(&app).await;
+    let registered = register(&app, SignInAudience::AzureADMultipleOrgs);
+    let inactive = Form::new(&registered, "any_organization").set("active", "false");
+    assert_eq!(save(&c, &app, &inactive).await.0, StatusCode::OK);
+
+    // A staff member's page listens too: its "Connect" controls need it.
+    let staff = api_client();
+    login(&app, &staff, STAFF.0, STAFF.1).await;
+    let mut stream = staff.get(&url).send().await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(
+        stream.headers()[reqwest::header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    // First the current status, then one event per change.
+    let first = next_event(&mut stream).await;
+    assert_eq!(first["active"], false, "{first}");
+    assert_eq!(first["connections_allowed"], false);
+
+    let on = [("active", "true".to_owned())];
+    assert_eq!(
+        post(&c, &app, "set_integration_active", &on).await.0,
+        StatusCode::OK
+    );
+    let toggled = next_event(&mut stream).await;
+    assert_eq!(toggled["active"], true, "{toggled}");
+    assert_eq!(toggled["connections_allowed"], true);
+
+    let confirm = [("confirm", "true".to_owned())];
+    assert_eq!(
+        post(&c, &app, "disconnect_integration", &confirm).await.0,
+        StatusCode::OK
+    );
+    let disconnected = next_event(&mut stream).await;
+    assert_eq!(disconnected["active"], false, "{disconnected}");
+    assert_eq!(disconnected["disconnected"], true);
+}
+
+/// The JSON data of the next `integration` event (keep-alive comments are
+/// skipped); fails after 10 s.
+async fn next_event(stream: &mut reqwest::Response) -> Value {
+    let mut text = String::new();
+    let read = async {
+        loop {
+            if let Some(data) = integration_event_data(&mut text) {
+                return data;
+            }
+            let chunk = stream.chunk().await.unwrap().expect("stream still open");
+            text.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    };
+    let data = tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .expect("an event within 10 s");
+    serde_json::from_str(&data).unwrap()
+}
+
+/// Takes the first complete event off `text`, if any, and returns its
+/// data when it is an `integration` event.
+fn integration_event_data(text: &mut String) -> Option<String> {
+    loop {
+        let end = text.find("\n\n")?;
+        let block: String = text.drain(..end + 2).collect();
+        let is_ours = block.lines().any(|l| l == "event: integration");
+        let data = block.lines().find_map(|l| l.strip_prefix("data: "));
+        if let (true, Some(data)) = (is_ours, data) {
+            return Some(data.to_owned());
+        }
+    }
 }

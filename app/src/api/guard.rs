@@ -21,13 +21,29 @@ pub async fn session() -> Result<Session, AppError> {
 }
 
 /// Sets the HTTP status of the response from the error, then returns it.
+///
+/// Not for a plain HTML form post (JavaScript off): Leptos answers those
+/// with a redirect back to the form, carrying the error in the URL, and a
+/// status set here would replace that redirect with a bare JSON body.
 pub fn fail(error: AppError) -> AppError {
     if let Some(response) = use_context::<ResponseOptions>()
         && let Ok(status) = http::StatusCode::from_u16(error.status())
+        && !is_plain_form_post()
     {
         response.set_status(status);
     }
     error
+}
+
+fn is_plain_form_post() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts.method == http::Method::POST
+            && parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
+    })
 }
 
 /// The signed-in user if their role satisfies `required`; otherwise

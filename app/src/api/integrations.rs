@@ -51,6 +51,7 @@ pub async fn save_integration_settings(
     let saved = backend::integration::save_settings(&backend, &actor, request)
         .await
         .map_err(|e| fail(e.into()))?;
+    announce(&backend).await;
     let message = match saved.checked {
         true => "Settings saved. Microsoft accepted the Application ID and client secret.",
         false => {
@@ -71,6 +72,7 @@ pub async fn set_integration_active(active: bool) -> Result<IntegrationSettingsV
     backend::integration::set_active(&backend.db, &actor, active)
         .await
         .map_err(|e| fail(e.into()))?;
+    announce(&backend).await;
     settings_view(&backend).await
 }
 
@@ -88,6 +90,7 @@ pub async fn disconnect_integration(#[server(default)] confirm: bool) -> Result<
     let report = backend::integration::disconnect_everything(&backend.db, &actor)
         .await
         .map_err(|e| fail(AppError::internal(e)))?;
+    announce(&backend).await;
     Ok(format!(
         "Disconnected: {} connection(s) revoked. Nobody can connect until the settings are saved again with a client secret. Events already in Outlook were left alone.",
         report.connections_revoked
@@ -131,6 +134,16 @@ async fn load(
 async fn settings_view(backend: &backend::Backend) -> Result<IntegrationSettingsView, AppError> {
     let redirect = backend::integration::redirect_url(&backend.settings);
     Ok(IntegrationSettingsView::new(load(backend).await?, redirect))
+}
+
+/// Tells every open page about the change. The change itself is saved
+/// already, so a failure here is logged, not reported to the admin: pages
+/// catch up at their next load.
+#[cfg(feature = "ssr")]
+async fn announce(backend: &backend::Backend) {
+    if let Err(e) = backend.announce_integration_status().await {
+        tracing::warn!(error = %e, "could not announce the integration status");
+    }
 }
 
 #[cfg(feature = "ssr")]

@@ -18,7 +18,9 @@ impl SessionActions {
     pub fn provide() {
         let login = ServerAction::<Login>::new();
         let logout = ServerAction::<Logout>::new();
-        let user = Resource::new(
+        // Blocking: the navigation shows who is signed in, and must do so
+        // in the HTML itself for browsers without JavaScript.
+        let user = Resource::new_blocking(
             move || (login.version().get(), logout.version().get()),
             |_| current_user(),
         );

@@ -1,8 +1,11 @@
 //! Admin › Integrations: the "OAuth2 Outlook/Exchange Calendar Sync" box.
 //! Every form is a plain HTML form (ActionForm), so the page works without
-//! JavaScript; with it, the page updates in place after each action.
+//! JavaScript (errors come back in the URL, see `url_error`); with it, the
+//! page updates in place after each action, and the activation status
+//! follows changes made elsewhere (`LiveIntegration`).
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 use crate::api::integrations::{
@@ -10,7 +13,9 @@ use crate::api::integrations::{
     integration_settings,
 };
 use crate::components::expiry_banner::SecretExpiryBanner;
+use crate::components::live::LiveIntegration;
 use crate::components::require_role::RequireRole;
+use crate::components::url_error::url_error;
 use crate::error::AppError;
 use crate::models::{AccountType, AuditEntryView, IntegrationSettingsView, Role, is_guid};
 
@@ -106,23 +111,32 @@ fn ActivationStatus(
     settings: IntegrationSettingsView,
     toggle: ServerAction<SetIntegrationActive>,
 ) -> impl IntoView {
-    let active = settings.active;
+    // Another admin's change arrives through the live status.
+    let live = LiveIntegration::get();
+    let (rendered_active, rendered_disconnected) = (settings.active, settings.disconnected);
+    let active = move || live.active_or(rendered_active);
+    let disconnected = move || {
+        live.status()
+            .map_or(rendered_disconnected, |s| s.disconnected)
+    };
+    let from_url = url_error(SetIntegrationActive::PATH);
     let error = move || {
         toggle
             .value()
             .get()
             .and_then(Result::err)
+            .or_else(|| from_url.get())
             .map(|e| e.to_string())
     };
     view! {
         <ActionForm action=toggle attr:class="activation">
             <p data-testid="activation-status">
                 "Activate Calendar Sync with Azure AD OAuth 2: "
-                <strong>{if active { "Active" } else { "Inactive" }}</strong>
-                {settings.disconnected.then_some(" (disconnected for all users and spaces)")}
+                <strong>{move || if active() { "Active" } else { "Inactive" }}</strong>
+                {move || disconnected().then_some(" (disconnected for all users and spaces)")}
             </p>
-            <input type="hidden" name="active" value=(!active).to_string() />
-            <button type="submit">{if active { "Set Inactive" } else { "Set Active" }}</button>
+            <input type="hidden" name="active" value=move || (!active()).to_string() />
+            <button type="submit">{move || if active() { "Set Inactive" } else { "Set Active" }}</button>
             {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         </ActionForm>
     }
@@ -140,7 +154,12 @@ fn SettingsForm(
         (!id.trim().is_empty() && !is_guid(&id))
             .then_some("The Application ID is a GUID like 00000000-0000-0000-0000-000000000000.")
     };
-    let outcome = move || save.value().get();
+    let from_url = url_error(SaveIntegrationSettings::PATH);
+    let outcome = move || save.value().get().or_else(|| from_url.get().map(Err));
+    // Follows toggles made elsewhere, so a later Save does not undo them.
+    let live = LiveIntegration::get();
+    let rendered_active = settings.active;
+    let active = move || live.active_or(rendered_active);
     view! {
         <ActionForm action=save attr:class="oauth-settings">
             <label>
@@ -152,6 +171,9 @@ fn SettingsForm(
                     pattern=GUID_PATTERN
                     autocomplete="off"
                     spellcheck="false"
+                    // The attribute for the server-rendered page (without
+                    // JavaScript too), the property for live typing.
+                    value=settings.application_id.clone()
                     prop:value=move || app_id.get()
                     on:input=move |ev| app_id.set(event_target_value(&ev))
                     aria-invalid=move || app_id_problem().is_some().to_string()
@@ -201,11 +223,11 @@ fn SettingsForm(
             <fieldset>
                 <legend>"Activate Calendar Sync with Azure AD OAuth 2"</legend>
                 <label class="inline">
-                    <input type="radio" name="active" value="true" checked=settings.active />
+                    <input type="radio" name="active" value="true" checked=active />
                     "Active"
                 </label>
                 <label class="inline">
-                    <input type="radio" name="active" value="false" checked=!settings.active />
+                    <input type="radio" name="active" value="false" checked=move || !active() />
                     "Inactive"
                 </label>
             </fieldset>
@@ -272,7 +294,8 @@ fn SecretField(settings: IntegrationSettingsView) -> impl IntoView {
 
 #[component]
 fn DisconnectForm(disconnect: ServerAction<DisconnectIntegration>) -> impl IntoView {
-    let outcome = move || disconnect.value().get();
+    let from_url = url_error(DisconnectIntegration::PATH);
+    let outcome = move || disconnect.value().get().or_else(|| from_url.get().map(Err));
     view! {
         <ActionForm action=disconnect attr:class="danger-zone">
             <h3>"Disconnect for all users and spaces"</h3>

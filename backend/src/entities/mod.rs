@@ -1,6 +1,11 @@
 //! sea-orm entities, one module per table.
 
+pub mod external_busy_block;
 pub mod integration_audit;
 pub mod integration_settings;
+pub mod outbox;
 pub mod session;
+pub mod space;
+pub mod space_booking;
+pub mod space_hours;
 pub mod user;

@@ -95,6 +95,7 @@ pub async fn disconnect_everything(
 /// May anyone start a new connection? Only while the integration is set
 /// up, active and not disconnected.
 pub async fn connections_allowed(db: &impl ConnectionTrait) -> Result<bool, StoreError> {
-    let s = store::load(db).await?;
-    Ok(s.active && s.is_set_up() && s.disconnected_at.is_none())
+    Ok(super::IntegrationStatus::current(db)
+        .await?
+        .connections_allowed)
 }

@@ -6,6 +6,7 @@
 pub mod account_type;
 pub mod activation;
 pub mod audit;
+pub mod events;
 pub mod expiry;
 pub mod save;
 pub mod store;
@@ -13,6 +14,7 @@ pub mod validate;
 
 pub use account_type::AccountType;
 pub use activation::{DisconnectReport, connections_allowed, disconnect_everything, set_active};
+pub use events::{IntegrationEvents, IntegrationStatus};
 pub use expiry::{ExpiryNotice, expiry_notice};
 pub use save::{SaveError, SaveRequest, SaveResult, save_settings};
 pub use store::{IntegrationSettings, load};

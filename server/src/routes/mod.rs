@@ -1,4 +1,5 @@
 //! Plain axum routes beside the Leptos pages and server functions.
 
+pub mod events;
 pub mod health;
 pub mod metrics;
