@@ -1,3 +1,10 @@
+//! The test command runs these tests one at a time (`--test-threads=1`):
+//! with several Calbridge servers in one process, a request occasionally
+//! never reached its handler (seen about once in three parallel runs, never
+//! in serial runs); the cause is not found yet — suspected process-wide
+//! Leptos state shared by the servers. The 90 s limit below turns such a
+//! stall into a named failure.
+//!
 //! `spawn_app()`: the real Calbridge server on a random port with a fresh
 //! database — a SQLite file in a temporary directory, or a scratch
 //! PostgreSQL database created for the test.
@@ -60,7 +67,6 @@ async fn scratch_postgres() -> Option<String> {
         ))
         .await
         .expect("create scratch database");
-    let _ = admin.close().await;
     let base = admin_url
         .rsplit_once('/')
         .expect("URL has a database part")
