@@ -11,7 +11,10 @@ use crate::error::AppError;
 use crate::models::Role;
 
 pub fn backend() -> Result<Backend, AppError> {
-    use_context::<Backend>().ok_or_else(|| AppError::internal("Backend missing from context"))
+    use_context::<Backend>().ok_or_else(|| {
+        let uri = use_context::<http::request::Parts>().map(|p| p.uri.to_string());
+        AppError::internal(format!("Backend missing from context (request: {uri:?})"))
+    })
 }
 
 pub async fn session() -> Result<Session, AppError> {
