@@ -19,7 +19,14 @@ pub const PAUSED: &str = "paused";
 
 /// Job kinds the sync workers will act on.
 pub const SPACE_BOOKING_CREATED: &str = "space_booking.created";
+pub const SPACE_BOOKING_MOVED: &str = "space_booking.moved";
 pub const SPACE_BOOKING_CANCELLED: &str = "space_booking.cancelled";
+/// Appointment jobs: `aggregate_id` is the appointment id; the worker reads
+/// the appointment row for the truth (the payload is for people reading
+/// the outbox page).
+pub const APPOINTMENT_CREATED: &str = "appointment.created";
+pub const APPOINTMENT_MOVED: &str = "appointment.moved";
+pub const APPOINTMENT_CANCELLED: &str = "appointment.cancelled";
 
 /// Backoff after a failure: 30 s, doubling per attempt, at most an hour.
 const BACKOFF_BASE_SECS: i64 = 30;

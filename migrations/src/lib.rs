@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_accounts;
 mod m20261129_000002_integration;
 mod m20261130_000003_bookings;
+mod m20261201_000004_appointments;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_accounts::Migration),
             Box::new(m20261129_000002_integration::Migration),
             Box::new(m20261130_000003_bookings::Migration),
+            Box::new(m20261201_000004_appointments::Migration),
         ]
     }
 }
