@@ -281,3 +281,53 @@ mod conversions {
         }
     }
 }
+
+/// A secret typed into a form (the client secret, a legacy password) on
+/// its one trip from the browser to the server. It is never sent back; its
+/// `Debug` is redacted so that a trace of a server fn's arguments (the
+/// generated argument structs derive `Debug`) cannot leak it.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretInput(String);
+
+impl SecretInput {
+    /// The typed value, or `None` when the field was left empty.
+    pub fn into_non_empty(self) -> Option<String> {
+        let trimmed = self.0.trim();
+        (!trimmed.is_empty()).then(|| trimmed.to_owned())
+    }
+}
+
+impl From<String> for SecretInput {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl std::fmt::Debug for SecretInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "SecretInput(empty)"
+        } else {
+            "SecretInput([redacted])"
+        })
+    }
+}
+
+#[cfg(test)]
+mod secret_input_tests {
+    use super::SecretInput;
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let typed = SecretInput::from("kP8Q~not-for-logs".to_owned());
+        let shown = format!("{typed:?}");
+        assert!(!shown.contains("kP8Q"), "{shown}");
+        assert_eq!(typed.into_non_empty().as_deref(), Some("kP8Q~not-for-logs"));
+    }
+
+    #[test]
+    fn blank_means_keep_the_saved_one() {
+        assert_eq!(SecretInput::from("   ".to_owned()).into_non_empty(), None);
+    }
+}

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::models::{
     AccountType, AuditEntryView, ExpiryBanner, IntegrationSettingsView, SaveConfirmation,
+    SecretInput,
 };
 
 #[cfg(feature = "ssr")]
@@ -30,7 +31,7 @@ pub async fn integration_settings() -> Result<IntegrationSettingsView, AppError>
 #[server(endpoint = "save_integration_settings")]
 pub async fn save_integration_settings(
     application_id: String,
-    client_secret: String,
+    #[server(default)] client_secret: SecretInput,
     account_type: AccountType,
     #[server(default)] tenant_id: String,
     #[server(default)] secret_expires_on: String,
@@ -41,7 +42,9 @@ pub async fn save_integration_settings(
     let backend = backend()?;
     let request = backend::integration::SaveRequest {
         application_id,
-        client_secret: non_empty(client_secret).map(secrecy::SecretString::from),
+        client_secret: client_secret
+            .into_non_empty()
+            .map(secrecy::SecretString::from),
         account_type: account_type.into(),
         tenant_id: non_empty(tenant_id),
         secret_expires_on: parse_date(&secret_expires_on).map_err(fail)?,
