@@ -10,10 +10,14 @@ use tower_sessions::Session;
 use crate::error::AppError;
 use crate::models::Role;
 
+#[track_caller]
 pub fn backend() -> Result<Backend, AppError> {
+    let caller = std::panic::Location::caller();
     use_context::<Backend>().ok_or_else(|| {
         let uri = use_context::<http::request::Parts>().map(|p| p.uri.to_string());
-        AppError::internal(format!("Backend missing from context (request: {uri:?})"))
+        AppError::internal(format!(
+            "Backend missing from context (request: {uri:?}, called at {caller})"
+        ))
     })
 }
 
@@ -51,19 +55,27 @@ fn is_plain_form_post() -> bool {
 
 /// The signed-in user if their role satisfies `required`; otherwise
 /// `SignInRequired` (401) or `Forbidden` (403).
-pub async fn require_role(required: Role) -> Result<User, AppError> {
-    let backend = backend().map_err(fail)?;
-    let session = session().await.map_err(fail)?;
-    backend::auth::require_role(&session, &backend.db, required.into())
-        .await
-        .map_err(|e| fail(e.into()))
+#[track_caller]
+pub fn require_role(required: Role) -> impl Future<Output = Result<User, AppError>> {
+    let backend = backend();
+    async move {
+        let backend = backend.map_err(fail)?;
+        let session = session().await.map_err(fail)?;
+        backend::auth::require_role(&session, &backend.db, required.into())
+            .await
+            .map_err(|e| fail(e.into()))
+    }
 }
 
 /// The signed-in user, if any, for endpoints open to everyone.
-pub async fn optional_user() -> Result<Option<User>, AppError> {
-    let backend = backend().map_err(fail)?;
-    let session = session().await.map_err(fail)?;
-    backend::auth::current_user(&session, &backend.db)
-        .await
-        .map_err(|e| fail(e.into()))
+#[track_caller]
+pub fn optional_user() -> impl Future<Output = Result<Option<User>, AppError>> {
+    let backend = backend();
+    async move {
+        let backend = backend.map_err(fail)?;
+        let session = session().await.map_err(fail)?;
+        backend::auth::current_user(&session, &backend.db)
+            .await
+            .map_err(|e| fail(e.into()))
+    }
 }

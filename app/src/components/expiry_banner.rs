@@ -4,10 +4,18 @@
 use leptos::prelude::*;
 
 use crate::api::integrations::secret_expiry_banner;
+use crate::error::AppError;
+use crate::models::ExpiryBanner;
+
+pub type BannerResource = Resource<Result<Option<ExpiryBanner>, AppError>>;
+
+/// Made by the page, outside any `RequireRole` (see the integrations page).
+pub fn expiry_banner() -> BannerResource {
+    Resource::new(|| (), |_| secret_expiry_banner())
+}
 
 #[component]
-pub fn SecretExpiryBanner() -> impl IntoView {
-    let banner = Resource::new(|| (), |_| secret_expiry_banner());
+pub fn SecretExpiryBanner(banner: BannerResource) -> impl IntoView {
     view! {
         <Suspense>
             {move || Suspend::new(async move {

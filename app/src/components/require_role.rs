@@ -2,6 +2,12 @@
 //! to the login page (and back afterwards); signed-in users without the
 //! role get the 403 page. The server functions behind the page check the
 //! role again on their own: this only decides what to render.
+//!
+//! Make a guarded page's resources and actions in the page component, not
+//! in these children: Leptos may build the children more than once while
+//! rendering on the server, and a resource made there fetches again for
+//! each discarded copy, after the response, without the request's context.
+//! (The server fns check the role, so fetching before the check is safe.)
 
 use leptos::prelude::*;
 use leptos_router::components::Redirect;

@@ -12,7 +12,7 @@ use crate::api::integrations::{
     DisconnectIntegration, SaveIntegrationSettings, SetIntegrationActive, integration_audit_log,
     integration_settings,
 };
-use crate::components::expiry_banner::SecretExpiryBanner;
+use crate::components::expiry_banner::{SecretExpiryBanner, expiry_banner};
 use crate::components::live::LiveIntegration;
 use crate::components::require_role::RequireRole;
 use crate::components::url_error::url_error;
@@ -24,31 +24,66 @@ const GUID_PATTERN: &str =
 
 #[component]
 pub fn IntegrationsPage() -> impl IntoView {
+    // Made here, outside `RequireRole`: see the note in require_role.rs.
+    let actions = SyncActions::new();
+    let (settings, audit) = actions.resources();
+    let banner = expiry_banner();
     view! {
         <Title text="Admin › Integrations" />
         <RequireRole role=Role::Admin>
             <h1>"Admin › Integrations"</h1>
-            <SecretExpiryBanner />
-            <OutlookSyncBox />
+            <SecretExpiryBanner banner />
+            <OutlookSyncBox actions settings audit />
         </RequireRole>
     }
 }
 
-#[component]
-fn OutlookSyncBox() -> impl IntoView {
-    let save = ServerAction::<SaveIntegrationSettings>::new();
-    let toggle = ServerAction::<SetIntegrationActive>::new();
-    let disconnect = ServerAction::<DisconnectIntegration>::new();
-    // Every action that changes something refreshes what the page shows.
-    let changes = move || {
+/// The page's three actions; each change refreshes what the page shows.
+#[derive(Clone, Copy)]
+struct SyncActions {
+    save: ServerAction<SaveIntegrationSettings>,
+    toggle: ServerAction<SetIntegrationActive>,
+    disconnect: ServerAction<DisconnectIntegration>,
+}
+
+type SettingsResource = Resource<Result<IntegrationSettingsView, AppError>>;
+type AuditResource = Resource<Result<Vec<AuditEntryView>, AppError>>;
+
+impl SyncActions {
+    fn new() -> Self {
+        Self {
+            save: ServerAction::new(),
+            toggle: ServerAction::new(),
+            disconnect: ServerAction::new(),
+        }
+    }
+
+    fn resources(self) -> (SettingsResource, AuditResource) {
+        let changes = move || {
+            (
+                self.save.version().get(),
+                self.toggle.version().get(),
+                self.disconnect.version().get(),
+            )
+        };
         (
-            save.version().get(),
-            toggle.version().get(),
-            disconnect.version().get(),
+            Resource::new(changes, |_| integration_settings()),
+            Resource::new(changes, |_| integration_audit_log()),
         )
-    };
-    let settings = Resource::new(changes, |_| integration_settings());
-    let audit = Resource::new(changes, |_| integration_audit_log());
+    }
+}
+
+#[component]
+fn OutlookSyncBox(
+    actions: SyncActions,
+    settings: SettingsResource,
+    audit: AuditResource,
+) -> impl IntoView {
+    let SyncActions {
+        save,
+        toggle,
+        disconnect,
+    } = actions;
     view! {
         <section class="card" aria-labelledby="outlook-sync">
             <h2 id="outlook-sync">"OAuth2 Outlook/Exchange Calendar Sync"</h2>
@@ -313,7 +348,7 @@ fn DisconnectForm(disconnect: ServerAction<DisconnectIntegration>) -> impl IntoV
 }
 
 #[component]
-fn AuditLog(audit: Resource<Result<Vec<AuditEntryView>, AppError>>) -> impl IntoView {
+fn AuditLog(audit: AuditResource) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="integration-audit">
             <h2 id="integration-audit">"Changes to this integration"</h2>
