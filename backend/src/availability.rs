@@ -137,10 +137,12 @@ pub fn mark_taken(
         .collect()
 }
 
-/// Sorted, disjoint intervals covering the same time as `taken` (empty
-/// and reversed intervals cover nothing).
+/// Sorted, disjoint intervals that overlap the same slots as `taken`.
+/// A zero-length interval (an instant) still takes the slot it falls
+/// strictly inside, as the database's overlap check does; a reversed one
+/// is ignored.
 fn merge(taken: &[(DateTime<Utc>, DateTime<Utc>)]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-    let mut sorted: Vec<_> = taken.iter().copied().filter(|(s, e)| s < e).collect();
+    let mut sorted: Vec<_> = taken.iter().copied().filter(|(s, e)| s <= e).collect();
     sorted.sort_unstable();
     let mut merged: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::with_capacity(sorted.len());
     for (s, e) in sorted {
@@ -226,6 +228,36 @@ mod tests {
                 .iter()
                 .all(|s| s.ends_at - s.starts_at == TimeDelta::hours(1))
         );
+    }
+
+    #[test]
+    fn a_slot_crossing_the_spring_jump_gives_way_to_the_next() {
+        let tz: Tz = "Europe/Amsterdam".parse().unwrap();
+        // 2027-03-28: 01:30 CET + 90 min = 04:00 CEST, past the 03:00 slot.
+        let date = NaiveDate::from_ymd_opt(2027, 3, 28).unwrap();
+        let slots = day_slots(tz, &weekdays(0, 6 * 60), 90, date);
+        let starts: Vec<_> = slots.iter().map(|s| s.starts_at).collect();
+        assert_eq!(
+            starts,
+            [
+                utc("2027-03-27T23:00:00Z"),
+                utc("2027-03-28T01:00:00Z"),
+                utc("2027-03-28T02:30:00Z"),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_instant_inside_a_slot_takes_it_but_one_on_its_edge_does_not() {
+        let tz: Tz = "UTC".parse().unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let slots = day_slots(tz, &weekdays(9 * 60, 11 * 60), 60, date);
+        let at = |s| (utc(s), utc(s));
+        let free: Vec<bool> = mark_taken(&slots, &[at("2026-11-30T09:30:00Z"), at("2026-11-30T10:00:00Z")])
+            .iter()
+            .map(|s| s.free)
+            .collect();
+        assert_eq!(free, [false, true]);
     }
 
     #[test]
