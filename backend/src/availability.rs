@@ -3,7 +3,7 @@
 //! the time-zone and daylight-saving rules are tested without a database.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
-use chrono_tz::Tz;
+pub use chrono_tz::Tz;
 
 pub const MINUTES_PER_DAY: u32 = 24 * 60;
 
@@ -152,6 +152,12 @@ fn merge(taken: &[(DateTime<Utc>, DateTime<Utc>)]) -> Vec<(DateTime<Utc>, DateTi
         }
     }
     merged
+}
+
+/// The instant of a local wall-clock time in `tz`: the first one when
+/// clocks go back, `None` when clocks skip it.
+pub fn local_to_utc(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    tz.from_local_datetime(&local).earliest().map(|t| t.to_utc())
 }
 
 /// The local date an instant falls on in `tz`.
