@@ -41,13 +41,24 @@ fn taken(start: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
         .collect()
 }
 
-fn measure(owner: &Owner, from: NaiveDate, taken: &[(DateTime<Utc>, DateTime<Utc>)]) -> (Vec<Duration>, usize) {
+fn measure(
+    owner: &Owner,
+    from: NaiveDate,
+    taken: &[(DateTime<Utc>, DateTime<Utc>)],
+) -> (Vec<Duration>, usize) {
     let to = from + TimeDelta::days(DAYS - 1);
     let mut times = Vec::with_capacity(RUNS);
     let mut free = 0;
     for _ in 0..RUNS {
         let started = Instant::now();
-        let slots = availability::slots_between(owner.tz, &owner.hours, owner.slot_minutes, from, to, &owner.days_off);
+        let slots = availability::slots_between(
+            owner.tz,
+            &owner.hours,
+            owner.slot_minutes,
+            from,
+            to,
+            &owner.days_off,
+        );
         let marked = availability::mark_taken(&slots, taken);
         free = std::hint::black_box(marked.iter().filter(|s| s.free).count());
         times.push(started.elapsed());
@@ -64,7 +75,13 @@ fn main() {
         Owner {
             name: "space (30-min slots, 07:00–23:00 daily)",
             tz: chrono_tz::Europe::Amsterdam,
-            hours: (0..7).map(|weekday| Hours { weekday, opens: 7 * 60, closes: 23 * 60 }).collect(),
+            hours: (0..7)
+                .map(|weekday| Hours {
+                    weekday,
+                    opens: 7 * 60,
+                    closes: 23 * 60,
+                })
+                .collect(),
             slot_minutes: 30,
             days_off: Vec::new(),
         },
@@ -73,7 +90,18 @@ fn main() {
             tz: chrono_tz::America::New_York,
             hours: (0..5)
                 .flat_map(|weekday| {
-                    [Hours { weekday, opens: 540, closes: 720 }, Hours { weekday, opens: 780, closes: 1080 }]
+                    [
+                        Hours {
+                            weekday,
+                            opens: 540,
+                            closes: 720,
+                        },
+                        Hours {
+                            weekday,
+                            opens: 780,
+                            closes: 1080,
+                        },
+                    ]
                 })
                 .collect(),
             slot_minutes: 15,
@@ -94,6 +122,10 @@ fn main() {
             max.as_secs_f64() * 1e3,
         );
     }
-    let verdict = if worst <= Duration::from_millis(5) { "within" } else { "OVER" };
+    let verdict = if worst <= Duration::from_millis(5) {
+        "within"
+    } else {
+        "OVER"
+    };
     println!("target 5 ms: median {verdict} target");
 }

@@ -217,8 +217,8 @@ pub async fn book(
     request: &AppointmentRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<appointment::Model, AppointmentError> {
-    let (name, email) =
-        bookings::validate_patron(request.patron_name, request.patron_email).map_err(patron_error)?;
+    let (name, email) = bookings::validate_patron(request.patron_name, request.patron_email)
+        .map_err(patron_error)?;
     let question = validate_question(request.question)?;
     let offering = staff::offering(db, request.staff_id)
         .await?
@@ -252,14 +252,7 @@ pub async fn book(
         "starts_at": booked.starts_at,
         "ends_at": booked.ends_at,
     });
-    outbox::enqueue(
-        &txn,
-        outbox::APPOINTMENT_CREATED,
-        booked.id,
-        &payload,
-        now,
-    )
-    .await?;
+    outbox::enqueue(&txn, outbox::APPOINTMENT_CREATED, booked.id, &payload, now).await?;
     txn.commit().await.map_err(taken_or_db)?;
     Ok(booked)
 }
@@ -369,7 +362,9 @@ pub async fn get(
     db: &impl ConnectionTrait,
     appointment_id: i64,
 ) -> Result<Option<appointment::Model>, DbErr> {
-    appointment::Entity::find_by_id(appointment_id).one(db).await
+    appointment::Entity::find_by_id(appointment_id)
+        .one(db)
+        .await
 }
 
 /// Active appointments with a staff member ending after `now`, in time order.
@@ -429,7 +424,9 @@ async fn ensure_free(
     slot: Slot,
     except: Option<i64>,
 ) -> Result<(), AppointmentError> {
-    let appointments = active_overlapping(staff_id, slot, except).count(txn).await?;
+    let appointments = active_overlapping(staff_id, slot, except)
+        .count(txn)
+        .await?;
     let blocks = busy_blocks(staff_id, slot).count(txn).await?;
     if appointments + blocks > 0 {
         return Err(AppointmentError::SlotTaken);

@@ -77,7 +77,10 @@ pub fn day_slots(tz: Tz, hours: &[Hours], slot_minutes: u32, date: NaiveDate) ->
             }
             // Local start times only grow, and so do their instants; only
             // the previous slot can overlap this one.
-            if slots.last().is_some_and(|last| last.ends_at > slot.starts_at) {
+            if slots
+                .last()
+                .is_some_and(|last| last.ends_at > slot.starts_at)
+            {
                 slots.pop();
             }
             slots.push(slot);
@@ -157,7 +160,9 @@ fn merge(taken: &[(DateTime<Utc>, DateTime<Utc>)]) -> Vec<(DateTime<Utc>, DateTi
 /// The instant of a local wall-clock time in `tz`: the first one when
 /// clocks go back, `None` when clocks skip it.
 pub fn local_to_utc(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
-    tz.from_local_datetime(&local).earliest().map(|t| t.to_utc())
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.to_utc())
 }
 
 /// The local date an instant falls on in `tz`.
@@ -259,10 +264,13 @@ mod tests {
         let date = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
         let slots = day_slots(tz, &weekdays(9 * 60, 11 * 60), 60, date);
         let at = |s| (utc(s), utc(s));
-        let free: Vec<bool> = mark_taken(&slots, &[at("2026-11-30T09:30:00Z"), at("2026-11-30T10:00:00Z")])
-            .iter()
-            .map(|s| s.free)
-            .collect();
+        let free: Vec<bool> = mark_taken(
+            &slots,
+            &[at("2026-11-30T09:30:00Z"), at("2026-11-30T10:00:00Z")],
+        )
+        .iter()
+        .map(|s| s.free)
+        .collect();
         assert_eq!(free, [false, true]);
     }
 

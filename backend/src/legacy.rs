@@ -213,10 +213,7 @@ async fn ensure_owner(
             .await?
             .and_then(|m| User::try_from(m).ok())
             .is_some_and(|u| u.role.satisfies(Role::Staff)),
-        OwnerKind::Space => space::Entity::find_by_id(owner_id)
-            .one(db)
-            .await?
-            .is_some(),
+        OwnerKind::Space => space::Entity::find_by_id(owner_id).one(db).await?.is_some(),
     };
     if found {
         Ok(())
@@ -238,7 +235,16 @@ pub async fn set(
     let valid = validate(input)?;
     let txn = db.begin().await?;
     ensure_owner(&txn, kind, owner_id).await?;
-    let saved = write(&txn, vault, kind, owner_id, valid, input.password.as_ref(), now).await?;
+    let saved = write(
+        &txn,
+        vault,
+        kind,
+        owner_id,
+        valid,
+        input.password.as_ref(),
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(saved)
 }
@@ -386,12 +392,20 @@ pub async fn import_csv(
             server_url: r.valid.server_url.clone(),
             account: r.valid.account.clone(),
         };
-        write(&txn, vault, r.kind, r.owner_id, valid, Some(&r.password), now)
-            .await
-            .map_err(|e| match e {
-                LegacyError::Db(e) => ImportError::Db(e),
-                other => ImportError::Db(DbErr::Custom(other.to_string())),
-            })?;
+        write(
+            &txn,
+            vault,
+            r.kind,
+            r.owner_id,
+            valid,
+            Some(&r.password),
+            now,
+        )
+        .await
+        .map_err(|e| match e {
+            LegacyError::Db(e) => ImportError::Db(e),
+            other => ImportError::Db(DbErr::Custom(other.to_string())),
+        })?;
     }
     txn.commit().await?;
     Ok(rows.len() as u64)
@@ -446,7 +460,10 @@ async fn parse_csv(db: &DatabaseConnection, text: &str) -> Result<Vec<ImportRow>
     if !header_checked {
         return Err(ImportError::Lines(vec![LineError {
             line: 1,
-            message: format!("the file is empty; the header must be {}", CSV_HEADER.join(",")),
+            message: format!(
+                "the file is empty; the header must be {}",
+                CSV_HEADER.join(",")
+            ),
         }]));
     }
     if errors.is_empty() {

@@ -126,10 +126,7 @@ fn validate(input: &SettingsInput) -> Result<Valid, StaffError> {
         ));
     }
     if input.location_kind != IN_PERSON && input.location_kind != ONLINE {
-        return Err(invalid(
-            "location_kind",
-            "choose in person or online",
-        ));
+        return Err(invalid("location_kind", "choose in person or online"));
     }
     let location = input.location.trim();
     if location.chars().count() > MAX_LOCATION_LEN {

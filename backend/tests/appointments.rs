@@ -198,9 +198,15 @@ async fn staff_settings_are_validated_and_saved(db: DatabaseConnection) {
         .await
         .unwrap();
     let again = staff::add_day_off(&db, sam, day("2026-12-24"), "", today).await;
-    assert!(matches!(again, Err(StaffError::Invalid { field: "day", .. })));
+    assert!(matches!(
+        again,
+        Err(StaffError::Invalid { field: "day", .. })
+    ));
     let past = staff::add_day_off(&db, sam, day("2026-11-30"), "", today).await;
-    assert!(matches!(past, Err(StaffError::Invalid { field: "day", .. })));
+    assert!(matches!(
+        past,
+        Err(StaffError::Invalid { field: "day", .. })
+    ));
     let s = staff::settings(&db, sam).await.unwrap();
     assert_eq!(s.days_off.len(), 1);
     assert_eq!(s.days_off[0].note, "Holiday");
@@ -275,7 +281,10 @@ async fn an_appointment_and_its_outbox_job_are_written_together(db: DatabaseConn
     let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap();
     assert_eq!(payload["staff_id"], sam);
     let again = appointments::book(&db, &request(sam, "2026-12-02T10:30:00Z"), now()).await;
-    assert!(matches!(again, Err(AppointmentError::SlotTaken)), "{again:?}");
+    assert!(
+        matches!(again, Err(AppointmentError::SlotTaken)),
+        "{again:?}"
+    );
     assert_eq!(counts(&db).await, (1, 1));
 }
 
@@ -328,11 +337,17 @@ async fn days_off_busy_blocks_and_appointments_close_slots(db: DatabaseConnectio
         week.iter().map(|s| s.starts_at.date_naive()).collect();
     assert_eq!(
         days.into_iter().collect::<Vec<_>>(),
-        [day("2026-12-01"), day("2026-12-02"), day("2026-12-03"), day("2026-12-07")]
+        [
+            day("2026-12-01"),
+            day("2026-12-02"),
+            day("2026-12-03"),
+            day("2026-12-07")
+        ]
     );
     // Today's slots after 08:00 remain (10:00 onwards).
     assert_eq!(week[0].starts_at, utc("2026-12-01T10:00:00Z"));
-    let too_long = appointments::open_slots(&db, sam, day("2026-12-01"), day("2027-03-01"), now()).await;
+    let too_long =
+        appointments::open_slots(&db, sam, day("2026-12-01"), day("2027-03-01"), now()).await;
     assert!(matches!(too_long, Err(AppointmentError::Invalid { .. })));
 }
 
@@ -362,7 +377,10 @@ async fn cancel_rules_follow_the_role(db: DatabaseConnection) {
     let a = book("2026-12-02T10:00:00Z").await;
     for who in [actor(kim, Role::Patron), actor(riley, Role::Staff)] {
         let refused = appointments::cancel(&db, a, who, now()).await;
-        assert!(matches!(refused, Err(AppointmentError::Forbidden)), "{who:?}");
+        assert!(
+            matches!(refused, Err(AppointmentError::Forbidden)),
+            "{who:?}"
+        );
     }
     appointments::cancel(&db, a, actor(pat, Role::Patron), now())
         .await
@@ -459,7 +477,10 @@ async fn staff_reschedule_within_their_hours(db: DatabaseConnection) {
         .unwrap();
     assert_eq!(moved.ends_at, utc("2026-12-02T11:00:00Z"));
     let kinds = outbox_kinds(&db).await;
-    assert_eq!(kinds.last().unwrap(), &("appointment.moved".to_owned(), a.id));
+    assert_eq!(
+        kinds.last().unwrap(),
+        &("appointment.moved".to_owned(), a.id)
+    );
     appointments::cancel(&db, b.id, me, now()).await.unwrap();
     let admin = user(&db, "admin@example.org", Role::Admin).await;
     let moved = appointments::reschedule(

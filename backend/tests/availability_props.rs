@@ -77,7 +77,11 @@ fn hours(weekday: u8) -> impl Strategy<Value = Vec<Hours>> {
 }
 
 fn case() -> impl Strategy<Value = (Tz, NaiveDate, Vec<Hours>, u32)> {
-    (zone(), date(), prop::sample::select(vec![15u32, 20, 30, 45, 60, 90, 120, 240]))
+    (
+        zone(),
+        date(),
+        prop::sample::select(vec![15u32, 20, 30, 45, 60, 90, 120, 240]),
+    )
         .prop_flat_map(|(tz, date, minutes)| {
             let weekday = date.weekday().num_days_from_monday() as u8;
             (Just(tz), Just(date), hours(weekday), Just(minutes))
@@ -95,7 +99,11 @@ fn local_minute(tz: Tz, date: NaiveDate, at: DateTime<Utc>) -> Option<u32> {
 fn naive_mark(slots: &[Slot], taken: &[(DateTime<Utc>, DateTime<Utc>)]) -> Vec<bool> {
     slots
         .iter()
-        .map(|s| !taken.iter().any(|(a, b)| s.starts_at < *b && *a < s.ends_at))
+        .map(|s| {
+            !taken
+                .iter()
+                .any(|(a, b)| s.starts_at < *b && *a < s.ends_at)
+        })
         .collect()
 }
 
@@ -121,7 +129,7 @@ proptest! {
                 h.weekday == date.weekday().num_days_from_monday() as u8
                     && h.opens <= m
                     && m + minutes <= h.closes
-                    && (m - h.opens) % minutes == 0
+                    && (m - h.opens).is_multiple_of(minutes)
             });
             prop_assert!(period.is_some(), "{s:?} (local minute {m}) is outside the hours");
             // And it ends by the period's closing instant.

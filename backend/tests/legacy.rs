@@ -116,11 +116,21 @@ async fn settings_are_sealed_shown_without_password_and_cleared(db: DatabaseConn
     ));
     assert_eq!(count(&db).await, 0);
 
-    let saved = legacy::set(&db, &v, OwnerKind::Staff, sam, &input(Some("hunter2-secret")), now())
-        .await
-        .unwrap();
+    let saved = legacy::set(
+        &db,
+        &v,
+        OwnerKind::Staff,
+        sam,
+        &input(Some("hunter2-secret")),
+        now(),
+    )
+    .await
+    .unwrap();
     assert!(saved.password_saved);
-    assert_eq!(saved.server_url, "https://mail.example.org/EWS/Exchange.asmx");
+    assert_eq!(
+        saved.server_url,
+        "https://mail.example.org/EWS/Exchange.asmx"
+    );
     let row = legacy_exchange_setting::Entity::find()
         .one(&db)
         .await
@@ -143,14 +153,25 @@ async fn settings_are_sealed_shown_without_password_and_cleared(db: DatabaseConn
     legacy::set(&db, &v, OwnerKind::Staff, sam, &replaced, now())
         .await
         .unwrap();
-    let shown = legacy::get(&db, OwnerKind::Staff, sam).await.unwrap().unwrap();
+    let shown = legacy::get(&db, OwnerKind::Staff, sam)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(shown.account, "sam2@example.org");
-    let pw = legacy::password(&db, &v, OwnerKind::Staff, sam).await.unwrap().unwrap();
+    let pw = legacy::password(&db, &v, OwnerKind::Staff, sam)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(pw.expose_secret(), "hunter2-secret");
 
     assert!(legacy::clear(&db, OwnerKind::Staff, sam).await.unwrap());
     assert!(!legacy::clear(&db, OwnerKind::Staff, sam).await.unwrap());
-    assert!(legacy::get(&db, OwnerKind::Staff, sam).await.unwrap().is_none());
+    assert!(
+        legacy::get(&db, OwnerKind::Staff, sam)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(legacy::NOTE.contains("1 October 2022"));
 }
 
@@ -165,14 +186,32 @@ async fn an_oauth_connection_replaces_them(db: DatabaseConnection) {
     }
     // Rolled back with the connection's transaction: still there.
     let txn = db.begin().await.unwrap();
-    assert!(legacy::replace_on_oauth_connect(&txn, "staff", sam).await.unwrap());
+    assert!(
+        legacy::replace_on_oauth_connect(&txn, "staff", sam)
+            .await
+            .unwrap()
+    );
     txn.rollback().await.unwrap();
     assert_eq!(count(&db).await, 2);
     let txn = db.begin().await.unwrap();
-    assert!(legacy::replace_on_oauth_connect(&txn, "staff", sam).await.unwrap());
+    assert!(
+        legacy::replace_on_oauth_connect(&txn, "staff", sam)
+            .await
+            .unwrap()
+    );
     txn.commit().await.unwrap();
-    assert!(legacy::get(&db, OwnerKind::Staff, sam).await.unwrap().is_none());
-    assert!(legacy::get(&db, OwnerKind::Space, room).await.unwrap().is_some());
+    assert!(
+        legacy::get(&db, OwnerKind::Staff, sam)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        legacy::get(&db, OwnerKind::Space, room)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 async fn a_good_csv_imports_every_line(db: DatabaseConnection) {
@@ -192,11 +231,22 @@ async fn a_good_csv_imports_every_line(db: DatabaseConnection) {
     );
     assert_eq!(legacy::import_csv(&db, &v, &csv, now()).await.unwrap(), 3);
     assert_eq!(count(&db).await, 3);
-    let pw = legacy::password(&db, &v, OwnerKind::Staff, sam).await.unwrap().unwrap();
+    let pw = legacy::password(&db, &v, OwnerKind::Staff, sam)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(pw.expose_secret(), "p,w\"1");
-    let r = legacy::get(&db, OwnerKind::Space, room).await.unwrap().unwrap();
+    let r = legacy::get(&db, OwnerKind::Space, room)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r.account, "room1@ex.example.org");
-    assert!(legacy::get(&db, OwnerKind::Space, other).await.unwrap().is_some());
+    assert!(
+        legacy::get(&db, OwnerKind::Space, other)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 async fn a_bad_csv_line_stops_the_whole_import(db: DatabaseConnection) {
@@ -229,13 +279,21 @@ async fn a_bad_csv_line_stops_the_whole_import(db: DatabaseConnection) {
         "line 8: this owner appears on an earlier line too",
         "line 9: password:",
     ] {
-        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
     }
     assert_eq!(count(&db).await, 0, "nothing written, not even line 2");
 
     let bad_header = "kind,owner,url,account,password\nstaff,sam@example.org,https://x.org,a,b\n";
-    let err = legacy::import_csv(&db, &v, bad_header, now()).await.unwrap_err();
-    assert!(err.to_string().contains("line 1: the header must be"), "{err}");
+    let err = legacy::import_csv(&db, &v, bad_header, now())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("line 1: the header must be"),
+        "{err}"
+    );
     assert!(legacy::import_csv(&db, &v, "", now()).await.is_err());
     assert_eq!(count(&db).await, 0);
 }
@@ -243,9 +301,16 @@ async fn a_bad_csv_line_stops_the_whole_import(db: DatabaseConnection) {
 async fn rotation_reseals_legacy_passwords(db: DatabaseConnection) {
     let old = vault();
     let sam = user(&db, "sam@example.org", Role::Staff).await;
-    legacy::set(&db, &old, OwnerKind::Staff, sam, &input(Some("pw-1")), now())
-        .await
-        .unwrap();
+    legacy::set(
+        &db,
+        &old,
+        OwnerKind::Staff,
+        sam,
+        &input(Some("pw-1")),
+        now(),
+    )
+    .await
+    .unwrap();
     let both = Vault::parse(
         &SecretString::from(
             "k2:HxwdHhsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=,k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
@@ -261,6 +326,9 @@ async fn rotation_reseals_legacy_passwords(db: DatabaseConnection) {
         .unwrap()
         .unwrap();
     assert!(row.password_sealed.starts_with("v1:k2:"));
-    let pw = legacy::password(&db, &both, OwnerKind::Staff, sam).await.unwrap().unwrap();
+    let pw = legacy::password(&db, &both, OwnerKind::Staff, sam)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(pw.expose_secret(), "pw-1");
 }

@@ -159,6 +159,9 @@ async fn import_legacy(settings: &Settings, file: &std::path::Path) -> Result<()
     let db = backend::db::connect(&settings.database_url).await?;
     backend::db::migrate(&db).await?;
     let imported = backend::legacy::import_csv(&db, &vault, &text, chrono::Utc::now()).await?;
-    println!("imported {imported} legacy Exchange setting(s) from {}", file.display());
+    println!(
+        "imported {imported} legacy Exchange setting(s) from {}",
+        file.display()
+    );
     Ok(())
 }

@@ -28,6 +28,8 @@ on_both_databases!(
 
 // ----- helpers -----
 
+type Form = Vec<(&'static str, String)>;
+
 async fn signed_in(app: &TestApp, who: (&str, &str)) -> reqwest::Client {
     let c = api_client();
     let r = login(app, &c, who.0, who.1).await;
@@ -122,33 +124,103 @@ async fn every_function_checks_the_role(app: TestApp) {
     let anonymous = api_client();
     let patron = signed_in(&app, PATRON).await;
     let staff = signed_in(&app, RILEY).await;
-    let space_form = || vec![("owner_kind", "space".to_owned()), ("owner_id", "1".to_owned())];
-    let cases: Vec<(&reqwest::Client, &str, Vec<(&str, String)>, StatusCode)> = vec![
-        (&anonymous, "my_appointments", vec![], StatusCode::UNAUTHORIZED),
-        (&anonymous, "book_appointment", booking(1, "2030-01-01T10:00:00Z", ""), StatusCode::UNAUTHORIZED),
-        (&anonymous, "my_staff_settings", vec![], StatusCode::UNAUTHORIZED),
+    let space_form = || {
+        vec![
+            ("owner_kind", "space".to_owned()),
+            ("owner_id", "1".to_owned()),
+        ]
+    };
+    let cases: Vec<(&reqwest::Client, &str, Form, StatusCode)> = vec![
+        (
+            &anonymous,
+            "my_appointments",
+            vec![],
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            &anonymous,
+            "book_appointment",
+            booking(1, "2030-01-01T10:00:00Z", ""),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            &anonymous,
+            "my_staff_settings",
+            vec![],
+            StatusCode::UNAUTHORIZED,
+        ),
         (&patron, "staff_appointments", vec![], StatusCode::FORBIDDEN),
         (&patron, "my_staff_settings", vec![], StatusCode::FORBIDDEN),
-        (&patron, "add_day_off", vec![("day", "2030-01-01".into())], StatusCode::FORBIDDEN),
-        (&patron, "legacy_exchange", vec![("owner_kind", "staff".into())], StatusCode::FORBIDDEN),
+        (
+            &patron,
+            "add_day_off",
+            vec![("day", "2030-01-01".into())],
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &patron,
+            "legacy_exchange",
+            vec![("owner_kind", "staff".into())],
+            StatusCode::FORBIDDEN,
+        ),
         (&staff, "staff_accounts", vec![], StatusCode::FORBIDDEN),
-        (&staff, "set_staff_appointments", vec![("user_id", "2".into()), ("enabled", "true".into())], StatusCode::FORBIDDEN),
-        (&staff, "legacy_exchange", space_form(), StatusCode::FORBIDDEN),
-        (&staff, "save_legacy_exchange", vec![("owner_kind", "staff".into()), ("server_url", "https://x.org".into()), ("account", "a".into()), ("password", "p".into())], StatusCode::FORBIDDEN),
-        (&staff, "clear_legacy_exchange", vec![("owner_kind", "staff".into())], StatusCode::FORBIDDEN),
+        (
+            &staff,
+            "set_staff_appointments",
+            vec![("user_id", "2".into()), ("enabled", "true".into())],
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &staff,
+            "legacy_exchange",
+            space_form(),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &staff,
+            "save_legacy_exchange",
+            vec![
+                ("owner_kind", "staff".into()),
+                ("server_url", "https://x.org".into()),
+                ("account", "a".into()),
+                ("password", "p".into()),
+            ],
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &staff,
+            "clear_legacy_exchange",
+            vec![("owner_kind", "staff".into())],
+            StatusCode::FORBIDDEN,
+        ),
     ];
     for (c, name, form, expected) in cases {
         let (status, body) = post(c, &app, name, &form).await;
         assert_eq!(status, expected, "{name}: {body}");
     }
     // Staff may read their own legacy settings (none yet).
-    let (status, body) = post(&staff, &app, "legacy_exchange", &[("owner_kind", "staff".into())]).await;
+    let (status, body) = post(
+        &staff,
+        &app,
+        "legacy_exchange",
+        &[("owner_kind", "staff".into())],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(json(&body)["editable"], false);
-    assert!(json(&body)["note"].as_str().unwrap().contains("1 October 2022"));
+    assert!(
+        json(&body)["note"]
+            .as_str()
+            .unwrap()
+            .contains("1 October 2022")
+    );
     // Guarded pages: sign in first, 403 for the wrong role.
     let (page, _) = (client(), ());
-    let r = page.get(app.url("/staff/appointments")).send().await.unwrap();
+    let r = page
+        .get(app.url("/staff/appointments"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FOUND);
     let browser = client();
     login(&app, &browser, PATRON.0, PATRON.1).await;
@@ -183,7 +255,13 @@ async fn admin_switch_decides_who_patrons_see(app: TestApp) {
         .unwrap();
     assert!(r.status().is_redirection(), "{}", r.status());
     let admin = signed_in(&app, ADMIN).await;
-    post(&admin, &app, "set_staff_appointments", &[("user_id", sam.to_string()), ("enabled", "false".into())]).await;
+    post(
+        &admin,
+        &app,
+        "set_staff_appointments",
+        &[("user_id", sam.to_string()), ("enabled", "false".into())],
+    )
+    .await;
     let (_, body) = post(&api_client(), &app, "appointment_staff", &[]).await;
     assert_eq!(listed(&body), [riley]);
     // A patron account cannot be switched on.
@@ -191,23 +269,51 @@ async fn admin_switch_decides_who_patrons_see(app: TestApp) {
         .await
         .unwrap()
         .unwrap();
-    let (status, body) = post(&admin, &app, "set_staff_appointments", &[("user_id", pat.id.to_string()), ("enabled", "true".into())]).await;
+    let (status, body) = post(
+        &admin,
+        &app,
+        "set_staff_appointments",
+        &[("user_id", pat.id.to_string()), ("enabled", "true".into())],
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let html = browser.get(app.url("/admin/staff")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("riley@calbridge.test") && html.contains("Turn off"), "{html}");
+    let html = browser
+        .get(app.url("/admin/staff"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("riley@calbridge.test") && html.contains("Turn off"),
+        "{html}"
+    );
 }
 
 async fn a_patron_books_and_a_second_account_cannot_take_the_time(app: TestApp) {
     let sam = user_id(&app, SAM.0).await;
     let slots = open_times(&app, sam).await;
     let patron = signed_in(&app, PATRON).await;
-    let (status, body) = post(&patron, &app, "book_appointment", &booking(sam, &slots[0], "Citation help")).await;
+    let (status, body) = post(
+        &patron,
+        &app,
+        "book_appointment",
+        &booking(sam, &slots[0], "Citation help"),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let booked = json(&body);
     assert_eq!(booked["staff_name"], "Sam Reference");
     let id = booked["id"].as_i64().unwrap();
-    let jobs = backend::outbox::list_pending(&app.backend.db, 10).await.unwrap();
-    assert!(jobs.iter().any(|j| j.kind == "appointment.created" && j.aggregate_id == id), "{jobs:?}");
+    let jobs = backend::outbox::list_pending(&app.backend.db, 10)
+        .await
+        .unwrap();
+    assert!(
+        jobs.iter()
+            .any(|j| j.kind == "appointment.created" && j.aggregate_id == id),
+        "{jobs:?}"
+    );
 
     // Another account, same time: refused next to the time field.
     backend::accounts::create_user(
@@ -229,11 +335,23 @@ async fn a_patron_books_and_a_second_account_cannot_take_the_time(app: TestApp) 
     assert!(message.contains("taken"), "{message}");
     assert!(!open_times(&app, sam).await.contains(&slots[0]));
     // Kim cannot cancel Pat's appointment; Pat can.
-    let (status, _) = post(&kim, &app, "cancel_appointment", &[("appointment_id", id.to_string())]).await;
+    let (status, _) = post(
+        &kim,
+        &app,
+        "cancel_appointment",
+        &[("appointment_id", id.to_string())],
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, mine) = post(&patron, &app, "my_appointments", &[]).await;
     assert_eq!(json(&mine).as_array().unwrap().len(), 1);
-    let (status, body) = post(&patron, &app, "cancel_appointment", &[("appointment_id", id.to_string())]).await;
+    let (status, body) = post(
+        &patron,
+        &app,
+        "cancel_appointment",
+        &[("appointment_id", id.to_string())],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(counts(&app).await, (1, 2));
     // Without JavaScript, booking redirects to the confirmation.
@@ -248,8 +366,18 @@ async fn a_patron_books_and_a_second_account_cannot_take_the_time(app: TestApp) 
     assert_eq!(r.status(), StatusCode::FOUND);
     let to = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(to.starts_with("/appointments/mine?booked="), "{to}");
-    let html = browser.get(app.url(&to)).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("Booked:") && html.contains("Sam Reference"), "{html}");
+    let html = browser
+        .get(app.url(&to))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Booked:") && html.contains("Sam Reference"),
+        "{html}"
+    );
 }
 
 async fn bad_input_is_refused_next_to_its_field_and_nothing_written(app: TestApp) {
@@ -307,7 +435,10 @@ async fn bad_input_is_refused_next_to_its_field_and_nothing_written(app: TestApp
     login(&app, &browser, PATRON.0, PATRON.1).await;
     let r = browser
         .post(app.url("/api/book_appointment"))
-        .header("referer", app.url(&format!("/appointments?staff={sam}&date={}", &slot[..10])))
+        .header(
+            "referer",
+            app.url(&format!("/appointments?staff={sam}&date={}", &slot[..10])),
+        )
         .form(&booking(sam, &slot, &long))
         .send()
         .await
@@ -315,7 +446,10 @@ async fn bad_input_is_refused_next_to_its_field_and_nothing_written(app: TestApp
     assert_eq!(r.status(), StatusCode::FOUND);
     let to = r.headers()["location"].to_str().unwrap().to_owned();
     let html = browser.get(&to).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("The question may have at most 2000 characters."), "{html}");
+    assert!(
+        html.contains("The question may have at most 2000 characters."),
+        "{html}"
+    );
 }
 
 async fn staff_save_settings_and_reschedule(app: TestApp) {
@@ -338,19 +472,59 @@ async fn staff_save_settings_and_reschedule(app: TestApp) {
     assert_eq!(json(&body)["hours"][0], "09:00-12:00, 13:00-17:00");
     let slots = open_times(&app, sam).await;
     let patron = signed_in(&app, PATRON).await;
-    let (_, body) = post(&patron, &app, "book_appointment", &booking(sam, &slots[0], "")).await;
+    let (_, body) = post(
+        &patron,
+        &app,
+        "book_appointment",
+        &booking(sam, &slots[0], ""),
+    )
+    .await;
     let id = json(&body)["id"].as_i64().unwrap();
-    assert_eq!(json(&body)["location"], "Online: https://meet.example.org/sam");
+    assert_eq!(
+        json(&body)["location"],
+        "Online: https://meet.example.org/sam"
+    );
     // Patrons cannot reschedule; staff move it one slot later (local time).
-    let (status, _) = post(&patron, &app, "reschedule_appointment", &[("appointment_id", id.to_string()), ("starts_at", "2030-01-01T10:00".into())]).await;
+    let (status, _) = post(
+        &patron,
+        &app,
+        "reschedule_appointment",
+        &[
+            ("appointment_id", id.to_string()),
+            ("starts_at", "2030-01-01T10:00".into()),
+        ],
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, list) = post(&staff, &app, "staff_appointments", &[]).await;
     let local = json(&list)[0]["local_start"].as_str().unwrap().to_owned();
-    let later = chrono::NaiveDateTime::parse_from_str(&local, "%Y-%m-%dT%H:%M").unwrap() + chrono::TimeDelta::hours(1);
-    let (status, body) = post(&staff, &app, "reschedule_appointment", &[("appointment_id", id.to_string()), ("starts_at", later.format("%Y-%m-%dT%H:%M").to_string())]).await;
+    let later = chrono::NaiveDateTime::parse_from_str(&local, "%Y-%m-%dT%H:%M").unwrap()
+        + chrono::TimeDelta::hours(1);
+    let (status, body) = post(
+        &staff,
+        &app,
+        "reschedule_appointment",
+        &[
+            ("appointment_id", id.to_string()),
+            ("starts_at", later.format("%Y-%m-%dT%H:%M").to_string()),
+        ],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(json(&body)["local_start"], later.format("%Y-%m-%dT%H:%M").to_string());
-    let (status, body) = post(&staff, &app, "reschedule_appointment", &[("appointment_id", id.to_string()), ("starts_at", "2001-01-01T10:00".into())]).await;
+    assert_eq!(
+        json(&body)["local_start"],
+        later.format("%Y-%m-%dT%H:%M").to_string()
+    );
+    let (status, body) = post(
+        &staff,
+        &app,
+        "reschedule_appointment",
+        &[
+            ("appointment_id", id.to_string()),
+            ("starts_at", "2001-01-01T10:00".into()),
+        ],
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(field_error(&body).0, "starts_at");
     let kinds: Vec<String> = backend::outbox::list_pending(&app.backend.db, 10)
@@ -362,7 +536,13 @@ async fn staff_save_settings_and_reschedule(app: TestApp) {
     assert_eq!(kinds, ["appointment.created", "appointment.moved"]);
     // Days off: add, then remove.
     let day = (chrono::Utc::now().date_naive() + chrono::TimeDelta::days(9)).to_string();
-    let (status, body) = post(&staff, &app, "add_day_off", &[("day", day.clone()), ("note", "Training".into())]).await;
+    let (status, body) = post(
+        &staff,
+        &app,
+        "add_day_off",
+        &[("day", day.clone()), ("note", "Training".into())],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(json(&body)["days_off"][0]["day"], day);
     let (_, body) = post(&staff, &app, "remove_day_off", &[("day", day)]).await;
@@ -378,7 +558,10 @@ async fn legacy_password_is_write_only_and_admin_only(app: TestApp) {
         vec![
             ("owner_kind", "staff".to_owned()),
             ("owner_id", riley.to_string()),
-            ("server_url", "https://mail.example.org/EWS/Exchange.asmx".into()),
+            (
+                "server_url",
+                "https://mail.example.org/EWS/Exchange.asmx".into(),
+            ),
             ("account", "riley@example.org".into()),
             ("password", password.to_owned()),
         ]
@@ -390,7 +573,13 @@ async fn legacy_password_is_write_only_and_admin_only(app: TestApp) {
     let (status, body) = post(&admin, &app, "save_legacy_exchange", &bad).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(field_error(&body).0, "server_url");
-    assert_eq!(legacy_exchange_setting::Entity::find().count(&app.backend.db).await.unwrap(), 0);
+    assert_eq!(
+        legacy_exchange_setting::Entity::find()
+            .count(&app.backend.db)
+            .await
+            .unwrap(),
+        0
+    );
     // Saved as a browser without JavaScript would.
     let r = browser
         .post(app.url("/api/save_legacy_exchange"))
@@ -400,23 +589,62 @@ async fn legacy_password_is_write_only_and_admin_only(app: TestApp) {
         .await
         .unwrap();
     assert!(r.status().is_redirection());
-    let html = browser.get(app.url(&page)).send().await.unwrap().text().await.unwrap();
+    let html = browser
+        .get(app.url(&page))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("password saved"), "{html}");
     assert!(html.contains("Legacy") && html.contains("1 October 2022"));
     assert!(!html.contains("Very-Secret-Pw-1"));
-    let (_, body) = post(&admin, &app, "legacy_exchange", &[("owner_kind", "staff".into()), ("owner_id", riley.to_string())]).await;
+    let (_, body) = post(
+        &admin,
+        &app,
+        "legacy_exchange",
+        &[
+            ("owner_kind", "staff".into()),
+            ("owner_id", riley.to_string()),
+        ],
+    )
+    .await;
     assert!(!body.contains("Very-Secret-Pw-1"));
     assert_eq!(json(&body)["settings"]["password_saved"], true);
     // Riley sees their own, read-only, on /staff/sync.
     let riley_browser = client();
     login(&app, &riley_browser, RILEY.0, RILEY.1).await;
-    let html = riley_browser.get(app.url("/staff/sync")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("riley@example.org") && html.contains("password saved"), "{html}");
+    let html = riley_browser
+        .get(app.url("/staff/sync"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("riley@example.org") && html.contains("password saved"),
+        "{html}"
+    );
     assert!(!html.contains("Clear legacy settings"));
-    let row = legacy_exchange_setting::Entity::find().one(&app.backend.db).await.unwrap().unwrap();
+    let row = legacy_exchange_setting::Entity::find()
+        .one(&app.backend.db)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!row.password_sealed.contains("Very-Secret"));
     // Clear.
-    let (status, body) = post(&admin, &app, "clear_legacy_exchange", &[("owner_kind", "staff".into()), ("owner_id", riley.to_string())]).await;
+    let (status, body) = post(
+        &admin,
+        &app,
+        "clear_legacy_exchange",
+        &[
+            ("owner_kind", "staff".into()),
+            ("owner_id", riley.to_string()),
+        ],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(json(&body)["settings"].is_null());
 }
@@ -444,8 +672,17 @@ async fn legacy_csv_import_command(app: TestApp) {
     let out = run(&bad);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("line 3: pat@calbridge.test is not a staff account"), "{stderr}");
-    assert_eq!(legacy_exchange_setting::Entity::find().count(&app.backend.db).await.unwrap(), 0);
+    assert!(
+        stderr.contains("line 3: pat@calbridge.test is not a staff account"),
+        "{stderr}"
+    );
+    assert_eq!(
+        legacy_exchange_setting::Entity::find()
+            .count(&app.backend.db)
+            .await
+            .unwrap(),
+        0
+    );
 
     let good = dir.join("good.csv");
     std::fs::write(
@@ -456,12 +693,21 @@ async fn legacy_csv_import_command(app: TestApp) {
     )
     .unwrap();
     let out = run(&good);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("imported 2"));
     let sam = user_id(&app, SAM.0).await;
-    let pw = backend::legacy::password(&app.backend.db, &app.backend.vault, backend::legacy::OwnerKind::Staff, sam)
-        .await
-        .unwrap()
-        .unwrap();
+    let pw = backend::legacy::password(
+        &app.backend.db,
+        &app.backend.vault,
+        backend::legacy::OwnerKind::Staff,
+        sam,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(secrecy::ExposeSecret::expose_secret(&pw), "pw-1");
 }

@@ -180,8 +180,8 @@ pub async fn reschedule_appointment(
 #[cfg(feature = "ssr")]
 pub(crate) mod imp {
     use super::*;
-    use backend::staff::{Offering, StaffError};
     use backend::availability::local_to_utc;
+    use backend::staff::{Offering, StaffError};
 
     pub fn rfc3339(at: DateTime<Utc>) -> String {
         at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -210,9 +210,9 @@ pub(crate) mod imp {
         match e {
             StaffError::Invalid { field, message } => AppError::field(field, message),
             StaffError::NotFound => AppError::Invalid("This account does not exist.".into()),
-            StaffError::NotStaff => AppError::Invalid(
-                "Only staff and admin accounts can offer appointments.".into(),
-            ),
+            StaffError::NotStaff => {
+                AppError::Invalid("Only staff and admin accounts can offer appointments.".into())
+            }
             StaffError::Db(e) => AppError::internal(e),
         }
     }
@@ -239,7 +239,10 @@ pub(crate) mod imp {
     }
 
     /// `YYYY-MM-DDTHH:MM` local time in `tz` to UTC.
-    pub fn parse_local(text: &str, tz: backend::availability::Tz) -> Result<DateTime<Utc>, AppError> {
+    pub fn parse_local(
+        text: &str,
+        tz: backend::availability::Tz,
+    ) -> Result<DateTime<Utc>, AppError> {
         let naive = chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M")
             .map_err(|_| AppError::field("starts_at", "enter the new date and time"))?;
         local_to_utc(tz, naive).ok_or_else(|| {

@@ -55,7 +55,12 @@ pub async fn save_legacy_exchange(
     )
     .await
     .map_err(|e| fail(legacy_error(e)))?;
-    tracing::info!(owner_kind = kind.as_str(), owner_id, by = user.id, "legacy Exchange settings saved");
+    tracing::info!(
+        owner_kind = kind.as_str(),
+        owner_id,
+        by = user.id,
+        "legacy Exchange settings saved"
+    );
     view(&backend, &user, kind, owner_id).await
 }
 
@@ -70,7 +75,12 @@ pub async fn clear_legacy_exchange(
     backend::legacy::clear(&backend.db, kind, owner_id)
         .await
         .map_err(|e| fail(AppError::internal(e)))?;
-    tracing::info!(owner_kind = kind.as_str(), owner_id, by = user.id, "legacy Exchange settings cleared");
+    tracing::info!(
+        owner_kind = kind.as_str(),
+        owner_id,
+        by = user.id,
+        "legacy Exchange settings cleared"
+    );
     view(&backend, &user, kind, owner_id).await
 }
 

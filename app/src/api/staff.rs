@@ -1,6 +1,11 @@
 //! Staff appointment settings (a staff member's own), and Admin › Staff:
 //! the switch that lets a staff account offer appointments.
 
+// The settings form posts one field per weekday: plain form fields keep it
+// working without JavaScript, at the price of a long parameter list (the
+// server macro also generates the browser-side stub, hence module level).
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 
 use crate::error::AppError;
@@ -28,7 +33,6 @@ pub async fn my_staff_settings() -> Result<StaffSettingsView, AppError> {
 
 /// Saves the signed-in staff member's settings. `hours_0` … `hours_6`
 /// (Monday … Sunday) are periods like `09:00-12:00, 13:00-17:00`.
-#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "save_staff_settings")]
 pub async fn save_staff_settings(
     #[server(default)] appointment_minutes: String,

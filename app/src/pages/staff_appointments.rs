@@ -30,7 +30,13 @@ fn SettingsSections() -> impl IntoView {
     let add = ServerAction::<AddDayOff>::new();
     let remove = ServerAction::<RemoveDayOff>::new();
     let settings = Resource::new(
-        move || (save.version().get(), add.version().get(), remove.version().get()),
+        move || {
+            (
+                save.version().get(),
+                add.version().get(),
+                remove.version().get(),
+            )
+        },
         |_| my_staff_settings(),
     );
     view! {
