@@ -19,7 +19,9 @@ use crate::components::live::LiveIntegration;
 use crate::components::nav::Nav;
 use crate::components::session::SessionActions;
 use crate::pages::{
-    AppointmentsPage, HomePage, IntegrationsPage, LoginPage, LogoutPage, NotFound, SpacesPage,
+    AdminSpaceSyncPage, AdminStaffPage, AdminStaffSyncPage, AppointmentsPage, HomePage,
+    IntegrationsPage, LoginPage, LogoutPage, MyAppointmentsPage, NotFound, SpacesPage,
+    StaffAppointmentsPage, StaffSyncPage,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -74,6 +76,36 @@ pub fn App() -> impl IntoView {
                         // Guarded pages render only after the role check
                         // has finished, so the response can carry its
                         // 302 (sign in) or 403 status.
+                        <Route
+                            path=path!("/appointments/mine")
+                            view=MyAppointmentsPage
+                            ssr=SsrMode::Async
+                        />
+                        <Route
+                            path=path!("/staff/appointments")
+                            view=StaffAppointmentsPage
+                            ssr=SsrMode::Async
+                        />
+                        <Route
+                            path=path!("/staff/sync")
+                            view=StaffSyncPage
+                            ssr=SsrMode::Async
+                        />
+                        <Route
+                            path=path!("/admin/staff")
+                            view=AdminStaffPage
+                            ssr=SsrMode::Async
+                        />
+                        <Route
+                            path=path!("/admin/staff/:id/sync")
+                            view=AdminStaffSyncPage
+                            ssr=SsrMode::Async
+                        />
+                        <Route
+                            path=path!("/admin/spaces/:id/sync")
+                            view=AdminSpaceSyncPage
+                            ssr=SsrMode::Async
+                        />
                         <Route
                             path=path!("/admin/integrations")
                             view=IntegrationsPage

@@ -331,3 +331,172 @@ mod secret_input_tests {
         assert_eq!(SecretInput::from("   ".to_owned()).into_non_empty(), None);
     }
 }
+
+/// Weekday names for the appointment pages, Monday first (the backend's
+/// 0 = Monday … 6 = Sunday).
+pub const APPOINTMENT_WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+/// A staff member patrons can book.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffOfferingView {
+    pub user_id: i64,
+    pub name: String,
+    pub appointment_minutes: u32,
+    /// "In person at …" or "Online".
+    pub location: String,
+    /// IANA name.
+    pub time_zone: String,
+}
+
+/// One open appointment time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenSlotView {
+    /// RFC 3339, UTC: the value the booking form posts.
+    pub starts_at: String,
+    /// Local `HH:MM` in the staff member's zone.
+    pub starts: String,
+    pub ends: String,
+}
+
+/// A staff member's open times on one local date, with day navigation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppointmentDay {
+    pub staff: StaffOfferingView,
+    /// `YYYY-MM-DD`, and the neighbouring dates for the links.
+    pub date: String,
+    pub label: String,
+    pub previous: String,
+    pub next: String,
+    pub today: String,
+    pub slots: Vec<OpenSlotView>,
+}
+
+/// An appointment as patrons and staff see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppointmentView {
+    pub id: i64,
+    pub staff_id: i64,
+    pub staff_name: String,
+    /// e.g. "Wed 2 Dec 2026, 10:00–10:30 (Europe/London)".
+    pub when: String,
+    /// RFC 3339, UTC.
+    pub starts_at: String,
+    /// Local `YYYY-MM-DDTHH:MM` in the staff member's zone (the
+    /// reschedule form's starting value).
+    pub local_start: String,
+    pub patron_name: String,
+    pub patron_email: String,
+    pub question: String,
+    pub location: String,
+    pub active: bool,
+}
+
+/// A day off on the staff settings page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayOffView {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub note: String,
+}
+
+/// A staff member's own appointment settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffSettingsView {
+    pub appointments_enabled: bool,
+    pub appointment_minutes: u32,
+    /// "in_person" or "online".
+    pub location_kind: String,
+    pub location: String,
+    pub time_zone: String,
+    pub booking_window_days: u32,
+    /// Per weekday (Monday first) the periods as text, e.g.
+    /// `09:00-12:00, 13:00-17:00`; empty when not available.
+    pub hours: Vec<String>,
+    pub days_off: Vec<DayOffView>,
+}
+
+/// A staff or admin account on Admin › Staff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffAccountView {
+    pub user_id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub appointments_enabled: bool,
+}
+
+/// Legacy Exchange (password authentication) settings of a staff member
+/// or a space, without the password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyExchangeView {
+    /// "staff" or "space".
+    pub owner_kind: String,
+    pub owner_id: i64,
+    /// The staff member's or space's name.
+    pub owner_name: String,
+    /// `None` when there are no legacy settings.
+    pub settings: Option<LegacySettingsView>,
+    /// Whether the viewer may enter, replace or clear them (admins).
+    pub editable: bool,
+    /// Why these settings are legacy.
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacySettingsView {
+    pub server_url: String,
+    pub account: String,
+    pub password_saved: bool,
+    pub updated_at: String,
+}
+
+/// `HH:MM` periods of one weekday as the staff form shows them.
+pub fn periods_text(periods: &[(u32, u32)]) -> String {
+    periods
+        .iter()
+        .map(|(o, c)| format!("{:02}:{:02}-{:02}:{:02}", o / 60, o % 60, c / 60, c % 60))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Parses `09:00-12:00, 13:00-17:00` into minutes from midnight; empty
+/// text is no periods. `24:00` is the end of the day.
+pub fn parse_periods(text: &str) -> Result<Vec<(u32, u32)>, String> {
+    let minute = |t: &str| -> Option<u32> {
+        let (h, m) = t.trim().split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
+    };
+    text.split([',', ';'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.split_once(['-', '–'])
+                .and_then(|(a, b)| Some((minute(a)?, minute(b)?)))
+                .ok_or_else(|| format!("{p:?} is not a period like 09:00-12:00"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod appointment_tests {
+    use super::*;
+
+    #[test]
+    fn periods_round_trip_and_bad_text_is_named() {
+        let parsed = parse_periods(" 09:00-12:00, 13:30–24:00 ").unwrap();
+        assert_eq!(parsed, [(540, 720), (810, 1440)]);
+        assert_eq!(periods_text(&parsed), "09:00-12:00, 13:30-24:00");
+        assert_eq!(parse_periods("").unwrap(), []);
+        assert!(parse_periods("9-12").unwrap_err().contains("\"9-12\""));
+        assert!(parse_periods("09:00-25:00").is_err());
+    }
+}

@@ -2,8 +2,8 @@
 //! for one day, and marking which of them are taken. Pure functions, so
 //! the time-zone and daylight-saving rules are tested without a database.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
+pub use chrono_tz::Tz;
 
 pub const MINUTES_PER_DAY: u32 = 24 * 60;
 
@@ -42,45 +42,127 @@ pub struct SlotAvailability {
 /// `slot_minutes`; a local start time that does not exist (skipped by a
 /// daylight-saving jump) has no slot, and an ambiguous one (repeated when
 /// clocks go back) takes its first occurrence. A slot always lasts
-/// `slot_minutes` of real time.
+/// `slot_minutes` of real time and ends by the period's closing instant.
+/// When clocks jump forward inside a slot, the next slot can start before
+/// it ends: the slot that crosses the jump gives way, so slots never
+/// overlap.
 pub fn day_slots(tz: Tz, hours: &[Hours], slot_minutes: u32, date: NaiveDate) -> Vec<Slot> {
+    if slot_minutes == 0 {
+        return Vec::new();
+    }
     let weekday = date.weekday().num_days_from_monday() as u8;
     let midnight = date.and_time(NaiveTime::MIN);
     let length = TimeDelta::minutes(i64::from(slot_minutes));
-    let mut slots: Vec<Slot> = hours
-        .iter()
-        .filter(|h| h.weekday == weekday && slot_minutes > 0)
-        .flat_map(|h| {
-            (h.opens..h.closes)
-                .step_by(slot_minutes as usize)
-                .take_while(move |m| m + slot_minutes <= h.closes)
-        })
-        .filter_map(|minute| {
+    let mut periods: Vec<&Hours> = hours.iter().filter(|h| h.weekday == weekday).collect();
+    periods.sort_by_key(|h| h.opens);
+    let mut slots: Vec<Slot> = Vec::new();
+    for h in periods {
+        let Some(closing) = closing_instant(tz, midnight, h.closes) else {
+            continue;
+        };
+        let starts = (h.opens..h.closes)
+            .step_by(slot_minutes as usize)
+            .take_while(|m| m + slot_minutes <= h.closes);
+        for minute in starts {
             let local = midnight + TimeDelta::minutes(i64::from(minute));
-            let starts_at = tz.from_local_datetime(&local).earliest()?.to_utc();
-            Some(Slot {
-                starts_at,
-                ends_at: starts_at + length,
-            })
-        })
-        .collect();
-    slots.sort();
-    slots.dedup();
+            let Some(starts_at) = tz.from_local_datetime(&local).earliest() else {
+                continue;
+            };
+            let slot = Slot {
+                starts_at: starts_at.to_utc(),
+                ends_at: starts_at.to_utc() + length,
+            };
+            if slot.ends_at > closing {
+                continue;
+            }
+            // Local start times only grow, and so do their instants; only
+            // the previous slot can overlap this one.
+            if slots
+                .last()
+                .is_some_and(|last| last.ends_at > slot.starts_at)
+            {
+                slots.pop();
+            }
+            slots.push(slot);
+        }
+    }
     slots
 }
 
+/// The instant a period closing `minutes` after local midnight ends. A
+/// closing time inside a daylight-saving gap closes when the gap ends.
+fn closing_instant(tz: Tz, midnight: NaiveDateTime, minutes: u32) -> Option<DateTime<Utc>> {
+    let local = midnight + TimeDelta::minutes(i64::from(minutes));
+    // Gaps last at most a few hours; look for the first wall-clock time after.
+    (0..=6 * 60).find_map(|shift| {
+        tz.from_local_datetime(&(local + TimeDelta::minutes(shift)))
+            .earliest()
+            .map(|at| at.to_utc())
+    })
+}
+
+/// The slots of every local date from `from` to `to` (inclusive) except
+/// `days_off`, in time order.
+pub fn slots_between(
+    tz: Tz,
+    hours: &[Hours],
+    slot_minutes: u32,
+    from: NaiveDate,
+    to: NaiveDate,
+    days_off: &[NaiveDate],
+) -> Vec<Slot> {
+    from.iter_days()
+        .take_while(|d| *d <= to)
+        .filter(|d| !days_off.contains(d))
+        .flat_map(|d| day_slots(tz, hours, slot_minutes, d))
+        .collect()
+}
+
 /// Marks every slot that overlaps one of `taken` (bookings, busy blocks).
+///
+/// The taken intervals are sorted and merged once, then each slot is one
+/// binary search: O((n + m) log n) for n taken intervals and m slots, so a
+/// month of a busy calendar stays well under a millisecond.
 pub fn mark_taken(
     slots: &[Slot],
     taken: &[(DateTime<Utc>, DateTime<Utc>)],
 ) -> Vec<SlotAvailability> {
+    let merged = merge(taken);
     slots
         .iter()
-        .map(|slot| SlotAvailability {
-            slot: *slot,
-            free: !taken.iter().any(|(s, e)| slot.overlaps(*s, *e)),
+        .map(|slot| {
+            // The first merged interval ending after the slot starts is the
+            // only one that can overlap it.
+            let i = merged.partition_point(|(_, e)| *e <= slot.starts_at);
+            let free = merged.get(i).is_none_or(|(s, _)| *s >= slot.ends_at);
+            SlotAvailability { slot: *slot, free }
         })
         .collect()
+}
+
+/// Sorted, disjoint intervals that overlap the same slots as `taken`.
+/// A zero-length interval (an instant) still takes the slot it falls
+/// strictly inside, as the database's overlap check does; a reversed one
+/// is ignored.
+fn merge(taken: &[(DateTime<Utc>, DateTime<Utc>)]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut sorted: Vec<_> = taken.iter().copied().filter(|(s, e)| s <= e).collect();
+    sorted.sort_unstable();
+    let mut merged: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::with_capacity(sorted.len());
+    for (s, e) in sorted {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    merged
+}
+
+/// The instant of a local wall-clock time in `tz`: the first one when
+/// clocks go back, `None` when clocks skip it.
+pub fn local_to_utc(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.to_utc())
 }
 
 /// The local date an instant falls on in `tz`.
@@ -157,6 +239,39 @@ mod tests {
                 .iter()
                 .all(|s| s.ends_at - s.starts_at == TimeDelta::hours(1))
         );
+    }
+
+    #[test]
+    fn a_slot_crossing_the_spring_jump_gives_way_to_the_next() {
+        let tz: Tz = "Europe/Amsterdam".parse().unwrap();
+        // 2027-03-28: 01:30 CET + 90 min = 04:00 CEST, past the 03:00 slot.
+        let date = NaiveDate::from_ymd_opt(2027, 3, 28).unwrap();
+        let slots = day_slots(tz, &weekdays(0, 6 * 60), 90, date);
+        let starts: Vec<_> = slots.iter().map(|s| s.starts_at).collect();
+        assert_eq!(
+            starts,
+            [
+                utc("2027-03-27T23:00:00Z"),
+                utc("2027-03-28T01:00:00Z"),
+                utc("2027-03-28T02:30:00Z"),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_instant_inside_a_slot_takes_it_but_one_on_its_edge_does_not() {
+        let tz: Tz = "UTC".parse().unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let slots = day_slots(tz, &weekdays(9 * 60, 11 * 60), 60, date);
+        let at = |s| (utc(s), utc(s));
+        let free: Vec<bool> = mark_taken(
+            &slots,
+            &[at("2026-11-30T09:30:00Z"), at("2026-11-30T10:00:00Z")],
+        )
+        .iter()
+        .map(|s| s.free)
+        .collect();
+        assert_eq!(free, [false, true]);
     }
 
     #[test]

@@ -120,6 +120,51 @@ pub async fn book(
     Ok(booking)
 }
 
+/// Moves an active booking to `slots` adjacent slots from `starts_at`,
+/// with the same checks as a new booking; it may overlap only its own old
+/// time. Enqueues the move for Outlook in the same transaction.
+pub async fn move_booking(
+    db: &DatabaseConnection,
+    booking_id: i64,
+    starts_at: DateTime<Utc>,
+    slots: u32,
+    now: DateTime<Utc>,
+) -> Result<space_booking::Model, BookingError> {
+    let current = space_booking::Entity::find_by_id(booking_id)
+        .one(db)
+        .await?
+        .ok_or(BookingError::NotFound)?;
+    let space = bookable_space(db, current.space_id).await?;
+    let slot = requested_time(&space, starts_at, slots, now)?;
+
+    let txn = begin_write(db, space.id).await?;
+    // Read again under the lock: it may have been cancelled meanwhile.
+    let current = space_booking::Entity::find_by_id(booking_id)
+        .one(&txn)
+        .await?
+        .ok_or(BookingError::NotFound)?;
+    if current.status != ACTIVE {
+        return Err(BookingError::AlreadyCancelled);
+    }
+    ensure_free_except(&txn, space.id, slot, Some(booking_id)).await?;
+    let (from_start, from_end) = (current.starts_at, current.ends_at);
+    let mut model: space_booking::ActiveModel = current.into();
+    model.starts_at = Set(slot.starts_at);
+    model.ends_at = Set(slot.ends_at);
+    model.updated_at = Set(db_time(now));
+    let booking = model.update(&txn).await.map_err(taken_or_db)?;
+    let payload = json!({
+        "booking_id": booking.id,
+        "space_id": booking.space_id,
+        "from": { "starts_at": from_start, "ends_at": from_end },
+        "starts_at": booking.starts_at,
+        "ends_at": booking.ends_at,
+    });
+    outbox::enqueue(&txn, outbox::SPACE_BOOKING_MOVED, booking.id, &payload, now).await?;
+    txn.commit().await.map_err(taken_or_db)?;
+    Ok(booking)
+}
+
 /// Cancels an active booking and enqueues the removal from Outlook.
 pub async fn cancel(
     db: &DatabaseConnection,
@@ -228,7 +273,7 @@ fn taken_or_db(err: DbErr) -> BookingError {
     }
 }
 
-fn is_exclusion_violation(err: &DbErr) -> bool {
+pub(crate) fn is_exclusion_violation(err: &DbErr) -> bool {
     match err {
         DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(e)))
         | DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(e))) => {
@@ -258,7 +303,7 @@ async fn bookable_space(db: &DatabaseConnection, space_id: i64) -> Result<Space,
     Ok(space)
 }
 
-fn validate_patron(name: &str, email: &str) -> Result<(String, String), BookingError> {
+pub(crate) fn validate_patron(name: &str, email: &str) -> Result<(String, String), BookingError> {
     let name = name.trim();
     if name.is_empty() {
         return Err(invalid("patron_name", "your name is required"));
@@ -360,13 +405,25 @@ async fn ensure_free(
     space_id: i64,
     slot: Slot,
 ) -> Result<(), BookingError> {
-    let bookings = space_booking::Entity::find()
+    ensure_free_except(txn, space_id, slot, None).await
+}
+
+/// Like [`ensure_free`], ignoring the booking `except` (the one moving).
+async fn ensure_free_except(
+    txn: &DatabaseTransaction,
+    space_id: i64,
+    slot: Slot,
+    except: Option<i64>,
+) -> Result<(), BookingError> {
+    let mut bookings = space_booking::Entity::find()
         .filter(space_booking::Column::SpaceId.eq(space_id))
         .filter(space_booking::Column::Status.eq(ACTIVE))
         .filter(space_booking::Column::StartsAt.lt(slot.ends_at))
-        .filter(space_booking::Column::EndsAt.gt(slot.starts_at))
-        .count(txn)
-        .await?;
+        .filter(space_booking::Column::EndsAt.gt(slot.starts_at));
+    if let Some(id) = except {
+        bookings = bookings.filter(space_booking::Column::Id.ne(id));
+    }
+    let bookings = bookings.count(txn).await?;
     let blocks = busy_blocks(space_id, slot).count(txn).await?;
     if bookings + blocks > 0 {
         return Err(BookingError::SlotTaken);

@@ -4,6 +4,7 @@
 //! from its server functions; nothing here is compiled to wasm.
 
 pub mod accounts;
+pub mod appointments;
 pub mod auth;
 pub mod availability;
 pub mod bookings;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod entities;
 pub mod integration;
+pub mod legacy;
 pub mod master_key;
 pub mod microsoft;
 pub mod outbox;
@@ -18,6 +20,7 @@ pub mod rotation;
 pub mod seed;
 pub mod sessions;
 pub mod spaces;
+pub mod staff;
 pub mod telemetry;
 pub mod throttle;
 pub mod vault;

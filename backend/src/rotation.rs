@@ -23,6 +23,13 @@ pub async fn rotate_all(
     if integration::store::reseal_secret(&txn, vault).await? {
         report.resealed += 1;
     }
+    report.resealed += crate::legacy::reseal_all(&txn, vault)
+        .await
+        .map_err(|e| match e {
+            crate::legacy::LegacyError::Vault(e) => StoreError::Vault(e),
+            crate::legacy::LegacyError::Db(e) => StoreError::Db(e),
+            other => StoreError::Db(sea_orm::DbErr::Custom(other.to_string())),
+        })?;
     txn.commit().await?;
     Ok(report)
 }

@@ -2,9 +2,12 @@
 //! once. Only created on an empty database, and only when asked
 //! (`calbridge serve --seed-demo`, as the README's run command does).
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::accounts::{self, AccountError, NewUser, Role};
+use crate::availability::Hours;
+use crate::entities::user;
+use crate::staff::{self, SettingsInput, StaffError};
 
 pub struct DemoAccount {
     pub email: &'static str,
@@ -60,5 +63,40 @@ pub async fn seed_demo_accounts(db: &DatabaseConnection) -> Result<bool, Account
         )
         .await?;
     }
+    seed_demo_appointments(db)
+        .await
+        .map_err(|e| AccountError::Invalid(format!("demo appointment settings: {e}")))?;
     Ok(true)
+}
+
+/// The demo staff member Sam offers 30-minute appointments, Monday to
+/// Friday 09:00–17:00 London time, at the reference desk.
+pub const DEMO_APPOINTMENT_STAFF: &str = "sam@calbridge.test";
+
+async fn seed_demo_appointments(db: &DatabaseConnection) -> Result<(), StaffError> {
+    let Some(sam) = user::Entity::find()
+        .filter(user::Column::Email.eq(DEMO_APPOINTMENT_STAFF))
+        .one(db)
+        .await?
+    else {
+        return Ok(());
+    };
+    let now = chrono::Utc::now();
+    let input = SettingsInput {
+        appointment_minutes: 30,
+        location_kind: staff::IN_PERSON.into(),
+        location: "Reference desk, ground floor".into(),
+        time_zone: "Europe/London".into(),
+        booking_window_days: 30,
+        hours: (0..5)
+            .map(|weekday| Hours {
+                weekday,
+                opens: 9 * 60,
+                closes: 17 * 60,
+            })
+            .collect(),
+    };
+    staff::update_settings(db, sam.id, &input, now).await?;
+    staff::set_appointments_enabled(db, sam.id, true, now).await?;
+    Ok(())
 }

@@ -134,7 +134,7 @@ fn validate_slot_and_window(input: &SpaceInput) -> Result<(), SpaceError> {
 
 /// Each period lies within its day, holds a whole number of slots, and
 /// does not overlap another period of the same weekday.
-fn validate_hours(hours: &[Hours], slot_minutes: u32) -> Result<(), SpaceError> {
+pub(crate) fn validate_hours(hours: &[Hours], slot_minutes: u32) -> Result<(), SpaceError> {
     for h in hours {
         if h.weekday > 6 {
             return Err(invalid(
@@ -178,7 +178,7 @@ fn validate_hours(hours: &[Hours], slot_minutes: u32) -> Result<(), SpaceError> 
     Ok(())
 }
 
-fn weekday_name(weekday: u8) -> &'static str {
+pub(crate) fn weekday_name(weekday: u8) -> &'static str {
     [
         "Monday",
         "Tuesday",
@@ -193,7 +193,7 @@ fn weekday_name(weekday: u8) -> &'static str {
     .unwrap_or("?")
 }
 
-fn clock(minutes: u32) -> String {
+pub(crate) fn clock(minutes: u32) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 

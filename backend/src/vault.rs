@@ -31,12 +31,15 @@ const NONCE_LEN: usize = 12;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     ClientSecret,
+    /// A legacy Exchange (password authentication) password.
+    LegacyExchangePassword,
 }
 
 impl Purpose {
     fn label(self) -> &'static str {
         match self {
             Purpose::ClientSecret => "integration.client_secret",
+            Purpose::LegacyExchangePassword => "legacy_exchange_settings.password",
         }
     }
 }

@@ -40,6 +40,23 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Legacy Exchange (password authentication) settings.
+    Legacy {
+        #[command(subcommand)]
+        action: LegacyAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LegacyAction {
+    /// Import settings from a CSV file with the header
+    /// `owner_kind,owner,server_url,account,password` (owner: a staff
+    /// member's email, or a space's id or name). The whole file is checked
+    /// first; if any line is bad, nothing is imported.
+    Import {
+        #[arg(value_name = "FILE.csv")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,6 +89,8 @@ pub enum CliError {
     MasterKey(#[from] backend::master_key::MasterKeyError),
     #[error("re-encrypting secrets: {0}")]
     Rotation(#[from] backend::integration::StoreError),
+    #[error(transparent)]
+    LegacyImport(#[from] backend::legacy::ImportError),
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
@@ -88,6 +107,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             println!("database is up to date");
         }
         Command::RotateKey => rotate_key(&settings).await?,
+        Command::Legacy {
+            action: LegacyAction::Import { file },
+        } => import_legacy(&settings, &file).await?,
         Command::User {
             action: UserAction::Add { email, name, role },
         } => {
@@ -126,6 +148,20 @@ async fn rotate_key(settings: &Settings) -> Result<(), CliError> {
         "re-encrypted {} secret(s) with key {:?}; every stored secret now uses it",
         report.resealed,
         vault.active_key_id()
+    );
+    Ok(())
+}
+
+async fn import_legacy(settings: &Settings, file: &std::path::Path) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", file.display())))?;
+    let vault = backend::vault::Vault::load(settings)?;
+    let db = backend::db::connect(&settings.database_url).await?;
+    backend::db::migrate(&db).await?;
+    let imported = backend::legacy::import_csv(&db, &vault, &text, chrono::Utc::now()).await?;
+    println!(
+        "imported {imported} legacy Exchange setting(s) from {}",
+        file.display()
     );
     Ok(())
 }

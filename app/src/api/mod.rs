@@ -2,7 +2,10 @@
 //! endpoint: it checks the caller with [`guard`] first, validates, calls
 //! `backend`, and maps the result to a model from [`crate::models`].
 
+pub mod appointments;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod guard;
 pub mod integrations;
+pub mod legacy;
+pub mod staff;

@@ -1,5 +1,7 @@
 pub mod errors;
 pub mod expiry_banner;
+pub mod field_error;
+pub mod legacy_exchange;
 pub mod live;
 pub mod nav;
 pub mod require_role;

@@ -17,7 +17,14 @@ pub fn Nav() -> impl IntoView {
                     {move || Suspend::new(async move {
                         let user = session.user.await.ok().flatten();
                         let admin = user.as_ref().is_some_and(|u| u.role.satisfies(Role::Admin));
+                        let staff = user.as_ref().is_some_and(|u| u.role.satisfies(Role::Staff));
                         view! {
+                            <Show when=move || staff>
+                                <A href="/staff/appointments">"My appointment settings"</A>
+                            </Show>
+                            <Show when=move || admin>
+                                <A href="/admin/staff">"Admin › Staff"</A>
+                            </Show>
                             <Show when=move || admin>
                                 <A href="/admin/integrations">"Admin › Integrations"</A>
                             </Show>
