@@ -18,6 +18,10 @@ pub enum AppError {
     TooManyAttempts(u64),
     #[error("{0}")]
     Invalid(String),
+    /// Bad input in one form field: pages show `message` next to `field`
+    /// (the form field's name).
+    #[error("{message}")]
+    Field { field: String, message: String },
     #[error(
         "Something went wrong on the server. Please try again; if it keeps happening, tell your administrator."
     )]
@@ -39,9 +43,39 @@ impl AppError {
             AppError::SignInRequired | AppError::InvalidCredentials => 401,
             AppError::Forbidden => 403,
             AppError::TooManyAttempts(_) => 429,
-            AppError::Invalid(_) | AppError::CredentialsRejected(_) => 400,
+            AppError::Invalid(_) | AppError::Field { .. } | AppError::CredentialsRejected(_) => {
+                400
+            }
             AppError::MicrosoftUnreachable(_) => 502,
             AppError::Internal | AppError::Communication(_) => 500,
+        }
+    }
+}
+
+impl AppError {
+    /// A message for one form field; the first letter is capitalised and
+    /// a full stop added, so backend wording reads as a sentence.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let mut chars = message.chars();
+        let mut sentence: String = match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => String::new(),
+        };
+        if !sentence.ends_with(['.', '!', '?']) {
+            sentence.push('.');
+        }
+        AppError::Field {
+            field: field.to_owned(),
+            message: sentence,
+        }
+    }
+
+    /// The message for `field`, if this error is about that field.
+    pub fn field_message(&self, name: &str) -> Option<String> {
+        match self {
+            AppError::Field { field, message } if field == name => Some(message.clone()),
+            _ => None,
         }
     }
 }

@@ -19,7 +19,8 @@ use crate::components::live::LiveIntegration;
 use crate::components::nav::Nav;
 use crate::components::session::SessionActions;
 use crate::pages::{
-    AppointmentsPage, HomePage, IntegrationsPage, LoginPage, LogoutPage, NotFound, SpacesPage,
+    AdminSpacesPage, AppointmentsPage, HomePage, IntegrationsPage, LoginPage, LogoutPage,
+    MyBookingsPage, NotFound, OutboxPage, SpacePage, SpacesPage,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -66,6 +67,10 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder />
                         <Route path=path!("/logout") view=LogoutPage ssr=SsrMode::InOrder />
                         <Route path=path!("/spaces") view=SpacesPage ssr=SsrMode::InOrder />
+                        // The grid, the booking form and the staff list
+                        // are all in the HTML, for browsers without
+                        // JavaScript.
+                        <Route path=path!("/spaces/:id") view=SpacePage ssr=SsrMode::Async />
                         <Route
                             path=path!("/appointments")
                             view=AppointmentsPage
@@ -79,6 +84,13 @@ pub fn App() -> impl IntoView {
                             view=IntegrationsPage
                             ssr=SsrMode::Async
                         />
+                        <Route path=path!("/bookings") view=MyBookingsPage ssr=SsrMode::Async />
+                        <Route
+                            path=path!("/admin/spaces")
+                            view=AdminSpacesPage
+                            ssr=SsrMode::Async
+                        />
+                        <Route path=path!("/admin/outbox") view=OutboxPage ssr=SsrMode::Async />
                     </Routes>
                 </ErrorBoundary>
             </main>

@@ -3,6 +3,9 @@
 //! `backend`, and maps the result to a model from [`crate::models`].
 
 pub mod auth;
+pub mod bookings;
 #[cfg(feature = "ssr")]
 pub mod guard;
 pub mod integrations;
+pub mod outbox;
+pub mod spaces;

@@ -1,5 +1,6 @@
 pub mod errors;
 pub mod expiry_banner;
+pub mod field_error;
 pub mod live;
 pub mod nav;
 pub mod require_role;

@@ -17,8 +17,14 @@ pub fn Nav() -> impl IntoView {
                     {move || Suspend::new(async move {
                         let user = session.user.await.ok().flatten();
                         let admin = user.as_ref().is_some_and(|u| u.role.satisfies(Role::Admin));
+                        let signed_in = user.is_some();
                         view! {
+                            <Show when=move || signed_in>
+                                <A href="/bookings">"My bookings"</A>
+                            </Show>
                             <Show when=move || admin>
+                                <A href="/admin/spaces">"Admin › Spaces"</A>
+                                <A href="/admin/outbox">"Outbox"</A>
                                 <A href="/admin/integrations">"Admin › Integrations"</A>
                             </Show>
                             {match user {
