@@ -43,9 +43,7 @@ impl AppError {
             AppError::SignInRequired | AppError::InvalidCredentials => 401,
             AppError::Forbidden => 403,
             AppError::TooManyAttempts(_) => 429,
-            AppError::Invalid(_) | AppError::Field { .. } | AppError::CredentialsRejected(_) => {
-                400
-            }
+            AppError::Invalid(_) | AppError::Field { .. } | AppError::CredentialsRejected(_) => 400,
             AppError::MicrosoftUnreachable(_) => 502,
             AppError::Internal | AppError::Communication(_) => 500,
         }

@@ -56,7 +56,12 @@ pub async fn book_space(
         .await
         .map_err(|e| fail(booking_error(e)))?;
     let space = bookable(&backend, space_id).await?;
-    tracing::info!(booking_id = booking.id, space_id, by = user.id, "space booked");
+    tracing::info!(
+        booking_id = booking.id,
+        space_id,
+        by = user.id,
+        "space booked"
+    );
     leptos_axum::redirect(&format!("/bookings?booked={}", booking.id));
     Ok(booking_view(&booking, &space))
 }

@@ -169,9 +169,9 @@ pub(crate) mod imp {
     ) -> Result<Vec<NaiveDate>, AppError> {
         let date = match date.trim() {
             "" => availability::local_date(space.time_zone, now),
-            d => d.parse::<NaiveDate>().map_err(|_| {
-                fail(AppError::field("date", "give the date as YYYY-MM-DD"))
-            })?,
+            d => d
+                .parse::<NaiveDate>()
+                .map_err(|_| fail(AppError::field("date", "give the date as YYYY-MM-DD")))?,
         };
         Ok(match view {
             GridView::Day => vec![date],

@@ -28,14 +28,11 @@ where
 #[component]
 pub fn FieldError(error: Signal<Option<AppError>>, field: &'static str) -> impl IntoView {
     move || {
-        error
-            .get()
-            .and_then(|e| e.field_message(field))
-            .map(|m| {
-                view! {
-                    <p class="error field-error" role="alert" data-field=field>{m}</p>
-                }
-            })
+        error.get().and_then(|e| e.field_message(field)).map(|m| {
+            view! {
+                <p class="error field-error" role="alert" data-field=field>{m}</p>
+            }
+        })
     }
 }
 

@@ -31,12 +31,7 @@ fn SpacesAdmin() -> impl IntoView {
         move || (save.version().get(), retire.version().get()),
         |_| admin_spaces(),
     );
-    let param = move |name: &str| {
-        query
-            .read()
-            .get(name)
-            .and_then(|id| id.parse::<i64>().ok())
-    };
+    let param = move |name: &str| query.read().get(name).and_then(|id| id.parse::<i64>().ok());
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {

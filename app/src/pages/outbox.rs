@@ -40,7 +40,12 @@ fn OutboxList() -> impl IntoView {
 
 /// "space_booking.created" reads "Space booking #12".
 fn record_label(r: &OutboxRecordView) -> String {
-    let subject = r.kind.split('.').next().unwrap_or_default().replace('_', " ");
+    let subject = r
+        .kind
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .replace('_', " ");
     let mut chars = subject.chars();
     let subject: String = match chars.next() {
         Some(c) => c.to_uppercase().chain(chars).collect(),

@@ -66,7 +66,11 @@ struct Shown {
 
 impl Shown {
     fn href(&self, date: &str, view: GridView) -> String {
-        format!("/spaces/{}?date={date}&view={}", self.space_id, view.value())
+        format!(
+            "/spaces/{}?date={date}&view={}",
+            self.space_id,
+            view.value()
+        )
     }
 }
 
