@@ -15,15 +15,23 @@ pub fn MyBookingsPage() -> impl IntoView {
     view! {
         <Title text="My bookings" />
         <RequireRole role=Role::Patron>
-            <h1>"My bookings"</h1>
-            <Confirmation />
-            <UpcomingBookings />
+            <MyBookings />
         </RequireRole>
     }
 }
 
 #[component]
-fn Confirmation() -> impl IntoView {
+fn MyBookings() -> impl IntoView {
+    let cancel = ServerAction::<CancelBooking>::new();
+    view! {
+        <h1>"My bookings"</h1>
+        <Confirmation cancel />
+        <UpcomingBookings cancel />
+    }
+}
+
+#[component]
+fn Confirmation(cancel: ServerAction<CancelBooking>) -> impl IntoView {
     let query = use_query_map();
     let booked = Memo::new(move |_| {
         query
@@ -32,8 +40,8 @@ fn Confirmation() -> impl IntoView {
             .and_then(|id| id.parse::<i64>().ok())
     });
     let details = Resource::new(
-        move || booked.get(),
-        |id| async move {
+        move || (booked.get(), cancel.version().get()),
+        |(id, _)| async move {
             match id {
                 Some(id) => booking_details(id).await.map(Some),
                 None => Ok(None),
@@ -46,7 +54,9 @@ fn Confirmation() -> impl IntoView {
                 match details.await {
                     Ok(Some(b)) => Some(view! {
                         <section class="card confirmation" role="status" data-testid="booking-confirmation">
-                            <h2>"Booked"</h2>
+                            // The confirmation stays in the URL after a
+                            // Cancel, so it says when it no longer holds.
+                            <h2>{if b.active { "Booked" } else { "Cancelled" }}</h2>
                             <p>
                                 <strong>{b.space_name}</strong>", "{b.when}
                                 <br />"For "{b.patron_name}" ("{b.patron_email}")"
@@ -63,8 +73,7 @@ fn Confirmation() -> impl IntoView {
 }
 
 #[component]
-fn UpcomingBookings() -> impl IntoView {
-    let cancel = ServerAction::<CancelBooking>::new();
+fn UpcomingBookings(cancel: ServerAction<CancelBooking>) -> impl IntoView {
     let bookings = Resource::new(move || cancel.version().get(), |_| my_bookings());
     view! {
         <section class="card" aria-labelledby="upcoming">
