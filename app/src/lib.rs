@@ -19,9 +19,9 @@ use crate::components::live::LiveIntegration;
 use crate::components::nav::Nav;
 use crate::components::session::SessionActions;
 use crate::pages::{
-    AdminSpaceSyncPage, AdminStaffPage, AdminStaffSyncPage, AppointmentsPage, HomePage,
-    IntegrationsPage, LoginPage, LogoutPage, MyAppointmentsPage, NotFound, SpacesPage,
-    StaffAppointmentsPage, StaffSyncPage,
+    AdminSpaceSyncPage, AdminSpacesPage, AdminStaffPage, AdminStaffSyncPage, AppointmentsPage,
+    HomePage, IntegrationsPage, LoginPage, LogoutPage, MyAppointmentsPage, MyBookingsPage,
+    NotFound, OutboxPage, SpacePage, SpacesPage, StaffAppointmentsPage, StaffSyncPage,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -68,6 +68,10 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder />
                         <Route path=path!("/logout") view=LogoutPage ssr=SsrMode::InOrder />
                         <Route path=path!("/spaces") view=SpacesPage ssr=SsrMode::InOrder />
+                        // The grid, the booking form and the staff list
+                        // are all in the HTML, for browsers without
+                        // JavaScript.
+                        <Route path=path!("/spaces/:id") view=SpacePage ssr=SsrMode::Async />
                         <Route
                             path=path!("/appointments")
                             view=AppointmentsPage
@@ -111,6 +115,13 @@ pub fn App() -> impl IntoView {
                             view=IntegrationsPage
                             ssr=SsrMode::Async
                         />
+                        <Route path=path!("/bookings") view=MyBookingsPage ssr=SsrMode::Async />
+                        <Route
+                            path=path!("/admin/spaces")
+                            view=AdminSpacesPage
+                            ssr=SsrMode::Async
+                        />
+                        <Route path=path!("/admin/outbox") view=OutboxPage ssr=SsrMode::Async />
                     </Routes>
                 </ErrorBoundary>
             </main>

@@ -174,6 +174,147 @@ impl ExpiryBanner {
     }
 }
 
+/// Weekday names, Monday first (the backend's 0 = Monday … 6 = Sunday).
+pub const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+/// One opening period of a space, local wall-clock minutes from midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoursView {
+    pub weekday: u8,
+    pub opens: u32,
+    pub closes: u32,
+}
+
+/// `HH:MM` for minutes from midnight (1440 is `24:00`).
+pub fn clock(minutes: u32) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// The admin form's text for one weekday's periods, e.g.
+/// `09:00-12:00, 13:00-17:00`; empty when closed.
+pub fn hours_text(hours: &[HoursView], weekday: u8) -> String {
+    hours
+        .iter()
+        .filter(|h| h.weekday == weekday)
+        .map(|h| format!("{}-{}", clock(h.opens), clock(h.closes)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A space as pages show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpaceView {
+    pub id: i64,
+    pub name: String,
+    pub location: String,
+    pub capacity: i32,
+    /// IANA name.
+    pub time_zone: String,
+    pub slot_minutes: u32,
+    pub booking_window_days: u32,
+    pub retired: bool,
+    pub hours: Vec<HoursView>,
+}
+
+/// Day or week grid on a space's page (`?view=day|week`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GridView {
+    Day,
+    Week,
+}
+
+impl GridView {
+    pub fn from_query(s: Option<&str>) -> Self {
+        match s {
+            Some("week") => GridView::Week,
+            _ => GridView::Day,
+        }
+    }
+
+    pub fn value(self) -> &'static str {
+        match self {
+            GridView::Day => "day",
+            GridView::Week => "week",
+        }
+    }
+}
+
+/// One slot of the grid: free or unavailable, never who holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GridSlot {
+    /// RFC 3339, UTC: the value the booking form posts.
+    pub starts_at: String,
+    /// Local `HH:MM` in the space's zone.
+    pub starts: String,
+    pub ends: String,
+    /// Bookable now: not taken, not past, within the booking window.
+    pub free: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GridDay {
+    /// `YYYY-MM-DD`, local to the space.
+    pub date: String,
+    /// e.g. `Mon 30 Nov`.
+    pub label: String,
+    pub slots: Vec<GridSlot>,
+}
+
+/// What a space's page shows for a day or a week.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpaceGrid {
+    pub space: SpaceView,
+    pub view: GridView,
+    /// The date asked for (`YYYY-MM-DD`).
+    pub date: String,
+    pub previous: String,
+    pub next: String,
+    /// Today in the space's zone.
+    pub today: String,
+    pub days: Vec<GridDay>,
+}
+
+/// How many adjacent slots the booking form offers at most.
+pub const MAX_SLOTS_OFFERED: u32 = 8;
+
+/// A space booking as its patron, or staff, see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingView {
+    pub id: i64,
+    pub space_id: i64,
+    pub space_name: String,
+    /// e.g. `Tue 1 Dec 2026, 09:00–10:00 (Europe/London)`.
+    pub when: String,
+    pub starts_at: String,
+    pub patron_name: String,
+    pub patron_email: String,
+    pub active: bool,
+}
+
+/// One outbox record on the admin's outbox page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxRecordView {
+    pub id: i64,
+    pub kind: String,
+    /// The booking (or appointment) the record is about.
+    pub aggregate_id: i64,
+    pub status: String,
+    pub attempts: i32,
+    /// RFC 3339, UTC.
+    pub run_after: String,
+    pub last_error: Option<String>,
+    pub created_at: String,
+}
+
 #[cfg(feature = "ssr")]
 mod conversions {
     use super::*;

@@ -459,3 +459,52 @@ async fn taken_between(
         .chain(blocks.into_iter().map(|b| (b.starts_at, b.ends_at)))
         .collect())
 }
+
+/// One booking, whatever its status (for confirmation pages and the
+/// cancel permission check).
+pub async fn get(
+    db: &DatabaseConnection,
+    booking_id: i64,
+) -> Result<Option<space_booking::Model>, DbErr> {
+    space_booking::Entity::find_by_id(booking_id).one(db).await
+}
+
+/// A person's active bookings that have not ended yet, soonest first:
+/// those they made (`created_by`) and those made for their email.
+pub async fn list_upcoming_for(
+    db: &DatabaseConnection,
+    user_id: i64,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<space_booking::Model>, DbErr> {
+    use sea_orm::Condition;
+    let email = crate::accounts::normalise_email(email);
+    space_booking::Entity::find()
+        .filter(space_booking::Column::Status.eq(ACTIVE))
+        .filter(space_booking::Column::EndsAt.gt(db_time(now)))
+        .filter(
+            Condition::any()
+                .add(space_booking::Column::CreatedBy.eq(user_id))
+                .add(space_booking::Column::PatronEmail.eq(email)),
+        )
+        .order_by_asc(space_booking::Column::StartsAt)
+        .all(db)
+        .await
+}
+
+/// Active bookings of a space overlapping `window` (staff views of a day
+/// or week), in time order.
+pub async fn list_active_between(
+    db: &DatabaseConnection,
+    space_id: i64,
+    window: Slot,
+) -> Result<Vec<space_booking::Model>, DbErr> {
+    space_booking::Entity::find()
+        .filter(space_booking::Column::SpaceId.eq(space_id))
+        .filter(space_booking::Column::Status.eq(ACTIVE))
+        .filter(space_booking::Column::StartsAt.lt(window.ends_at))
+        .filter(space_booking::Column::EndsAt.gt(window.starts_at))
+        .order_by_asc(space_booking::Column::StartsAt)
+        .all(db)
+        .await
+}

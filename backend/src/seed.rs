@@ -7,6 +7,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use crate::accounts::{self, AccountError, NewUser, Role};
 use crate::availability::Hours;
 use crate::entities::user;
+use crate::spaces::{self, SpaceError, SpaceInput};
 use crate::staff::{self, SettingsInput, StaffError};
 
 pub struct DemoAccount {
@@ -66,6 +67,10 @@ pub async fn seed_demo_accounts(db: &DatabaseConnection) -> Result<bool, Account
     seed_demo_appointments(db)
         .await
         .map_err(|e| AccountError::Invalid(format!("demo appointment settings: {e}")))?;
+    seed_demo_spaces(db).await.map_err(|e| match e {
+        SpaceError::Db(e) => AccountError::Db(e),
+        other => AccountError::Invalid(format!("demo space: {other}")),
+    })?;
     Ok(true)
 }
 
@@ -98,5 +103,47 @@ async fn seed_demo_appointments(db: &DatabaseConnection) -> Result<(), StaffErro
     };
     staff::update_settings(db, sam.id, &input, now).await?;
     staff::set_appointments_enabled(db, sam.id, true, now).await?;
+    Ok(())
+}
+
+/// Two bookable spaces, so the demo has something to book. Open every day
+/// (the study room) or on weekdays (the lab), in London time.
+async fn seed_demo_spaces(db: &DatabaseConnection) -> Result<(), SpaceError> {
+    let every_day = |opens, closes| -> Vec<Hours> {
+        (0..7)
+            .map(|weekday| Hours {
+                weekday,
+                opens,
+                closes,
+            })
+            .collect()
+    };
+    let demo = [
+        SpaceInput {
+            name: "Group Study Room 1".into(),
+            location: "Main Library, 2nd floor".into(),
+            capacity: 6,
+            time_zone: "Europe/London".into(),
+            slot_minutes: 30,
+            booking_window_days: 14,
+            hours: every_day(8 * 60, 20 * 60),
+        },
+        SpaceInput {
+            name: "Media Lab".into(),
+            location: "Main Library, ground floor".into(),
+            capacity: 3,
+            time_zone: "Europe/London".into(),
+            slot_minutes: 60,
+            booking_window_days: 14,
+            hours: every_day(9 * 60, 17 * 60)
+                .into_iter()
+                .filter(|h| h.weekday < 5)
+                .collect(),
+        },
+    ];
+    let now = chrono::Utc::now();
+    for input in &demo {
+        spaces::create(db, input, now).await?;
+    }
     Ok(())
 }

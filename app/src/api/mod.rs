@@ -4,8 +4,11 @@
 
 pub mod appointments;
 pub mod auth;
+pub mod bookings;
 #[cfg(feature = "ssr")]
 pub mod guard;
 pub mod integrations;
 pub mod legacy;
+pub mod outbox;
+pub mod spaces;
 pub mod staff;

@@ -18,7 +18,11 @@ pub fn Nav() -> impl IntoView {
                         let user = session.user.await.ok().flatten();
                         let admin = user.as_ref().is_some_and(|u| u.role.satisfies(Role::Admin));
                         let staff = user.as_ref().is_some_and(|u| u.role.satisfies(Role::Staff));
+                        let signed_in = user.is_some();
                         view! {
+                            <Show when=move || signed_in>
+                                <A href="/bookings">"My bookings"</A>
+                            </Show>
                             <Show when=move || staff>
                                 <A href="/staff/appointments">"My appointment settings"</A>
                             </Show>
@@ -26,6 +30,8 @@ pub fn Nav() -> impl IntoView {
                                 <A href="/admin/staff">"Admin › Staff"</A>
                             </Show>
                             <Show when=move || admin>
+                                <A href="/admin/spaces">"Admin › Spaces"</A>
+                                <A href="/admin/outbox">"Outbox"</A>
                                 <A href="/admin/integrations">"Admin › Integrations"</A>
                             </Show>
                             {match user {

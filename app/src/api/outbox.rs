@@ -1,0 +1,38 @@
+//! Admin › Outbox: the sync work not yet done (pending, failed, paused).
+//! Admin only.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::models::OutboxRecordView;
+
+#[cfg(feature = "ssr")]
+use {
+    super::guard::{backend, fail, require_role},
+    crate::models::Role,
+};
+
+/// How many records the page lists, oldest first.
+pub const OUTBOX_RECORDS_SHOWN: u64 = 200;
+
+#[server(endpoint = "outbox_records")]
+pub async fn outbox_records() -> Result<Vec<OutboxRecordView>, AppError> {
+    require_role(Role::Admin).await?;
+    let backend = backend()?;
+    let records = backend::outbox::list_pending(&backend.db, OUTBOX_RECORDS_SHOWN)
+        .await
+        .map_err(|e| fail(AppError::internal(e)))?;
+    Ok(records
+        .into_iter()
+        .map(|r| OutboxRecordView {
+            id: r.id,
+            kind: r.kind,
+            aggregate_id: r.aggregate_id,
+            status: r.status,
+            attempts: r.attempts,
+            run_after: r.run_after.to_rfc3339(),
+            last_error: r.last_error,
+            created_at: r.created_at.to_rfc3339(),
+        })
+        .collect())
+}
