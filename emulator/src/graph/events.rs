@@ -313,6 +313,7 @@ pub fn create_event(
     apply(&mut ev, body)?;
     ev.seq = world.next_seq();
     world.events.insert(ev.id.clone(), ev.clone());
+    super::subscriptions::changed(world, now, &ev, "created");
     Ok((true, ev))
 }
 
@@ -345,12 +346,19 @@ pub fn update_event(
     ev.change_key = random_token(12);
     ev.seq = world.next_seq();
     world.events.insert(ev.id.clone(), ev.clone());
+    super::subscriptions::changed(world, now, &ev, "updated");
     Ok(ev)
 }
 
-pub fn delete_event(world: &mut World, mailbox: &User, id: &str) -> Result<(), GraphError> {
+pub fn delete_event(
+    world: &mut World,
+    now: DateTime<Utc>,
+    mailbox: &User,
+    id: &str,
+) -> Result<(), GraphError> {
     let ev = find(world, mailbox, id)?.clone();
     world.events.remove(id);
+    super::subscriptions::changed(world, now, &ev, "deleted");
     let seq = world.next_seq();
     world
         .tombstones
@@ -419,7 +427,7 @@ pub fn item(
             Ok(Json(render(&ev, m, &zone)).into_response())
         }
         Method::DELETE => {
-            delete_event(&mut world, m, id)?;
+            delete_event(&mut world, now, m, id)?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         _ => Err(method_not_allowed()),
