@@ -207,6 +207,7 @@ pub fn view(
     let (from, to) = window(req)?;
     let zone = output_zone(req)?;
     let items = view_items(&s.world.lock(), m, &zone, from, to);
+    let items = super::query::apply(req, items)?;
     Ok(page_of(s, req, items, "Collection(event)"))
 }
 

@@ -383,6 +383,7 @@ pub fn collection(
                 .into_iter()
                 .map(|e| render(e, m, &zone))
                 .collect();
+            let items = super::query::apply(req, items)?;
             Ok(super::calendar_view::page_of(s, req, items, "events"))
         }
         Method::POST => {
@@ -419,7 +420,8 @@ pub fn item(
     match req.method {
         Method::GET => {
             let ev = find(&world, m, id)?;
-            Ok(Json(render(ev, m, &zone)).into_response())
+            let v = super::query::select_one(req, render(ev, m, &zone))?;
+            Ok(Json(v).into_response())
         }
         Method::PATCH => {
             let body = req.json_body()?;

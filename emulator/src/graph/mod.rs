@@ -14,6 +14,7 @@ pub mod errors;
 pub mod events;
 pub mod places;
 pub mod profile;
+pub mod query;
 pub mod recurrence;
 pub mod schedule;
 pub mod subscriptions;
