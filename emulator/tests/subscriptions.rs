@@ -42,7 +42,10 @@ async fn app_subscribes_to_a_room_after_the_handshake_and_gets_every_change() {
     let api = Api::new(&emu, &token);
 
     let r = api
-        .post("/subscriptions", &subscription(&emu, &room_events(1), &hook.url))
+        .post(
+            "/subscriptions",
+            &subscription(&emu, &room_events(1), &hook.url),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["clientState"], "calbridge-secret-state");
@@ -104,7 +107,8 @@ async fn another_rooms_changes_and_unsubscribed_types_are_not_sent() {
     let watched = DEMO.rooms[0].address;
     let ev = event_body("x", "2030-01-01T09:00:00", "2030-01-01T10:00:00");
     let o = emu.outlook_create(other, &ev).unwrap();
-    emu.outlook_delete(other, o["id"].as_str().unwrap()).unwrap();
+    emu.outlook_delete(other, o["id"].as_str().unwrap())
+        .unwrap();
     let w = emu.outlook_create(watched, &ev).unwrap();
     emu.outlook_delete(watched, w["id"].as_str().unwrap())
         .unwrap();
@@ -141,21 +145,34 @@ async fn delegated_user_may_watch_own_calendar_but_not_a_room_even_as_delegate()
     assert_eq!(write.status, 201);
     // ...but .Shared does not extend to subscriptions.
     let r = api
-        .post("/subscriptions", &subscription(&emu, &room_events(0), &hook.url))
+        .post(
+            "/subscriptions",
+            &subscription(&emu, &room_events(0), &hook.url),
+        )
         .await;
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(r.error_code(), "ExtensionError");
     let r = api
         .post(
             "/subscriptions",
-            &subscription(&emu, &format!("users/{}/events", DEMO.staff[0].upn), &hook.url),
+            &subscription(
+                &emu,
+                &format!("users/{}/events", DEMO.staff[0].upn),
+                &hook.url,
+            ),
         )
         .await;
     assert_eq!(r.status, 403);
-    assert!(hook.validations.lock().unwrap().is_empty(), "refused before the handshake");
+    assert!(
+        hook.validations.lock().unwrap().is_empty(),
+        "refused before the handshake"
+    );
     // Their own calendar is fine, by /me or by their own address.
     let r = api
-        .post("/subscriptions", &subscription(&emu, "/me/events", &hook.url))
+        .post(
+            "/subscriptions",
+            &subscription(&emu, "/me/events", &hook.url),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["creatorId"], emu.user_id(f.upn).unwrap().to_string());
@@ -167,20 +184,32 @@ async fn app_without_calendar_permission_or_outside_its_access_policy_is_refused
     let hook = Receiver::start(Handshake::Echo).await;
     let (_, token) = app_only_token(&emu, &["Place.Read.All"]).await;
     let r = Api::new(&emu, &token)
-        .post("/subscriptions", &subscription(&emu, &room_events(0), &hook.url))
+        .post(
+            "/subscriptions",
+            &subscription(&emu, &room_events(0), &hook.url),
+        )
         .await;
     assert_eq!(r.status, 403);
     assert_eq!(r.error_code(), "ExtensionError");
 
     let (app, token) = app_only_token(&emu, &["Calendars.ReadWrite"]).await;
-    emu.set_app_only_mailboxes(app.client_id, emu.user_id(DEMO.rooms[0].address).map(|r| vec![r]));
+    emu.set_app_only_mailboxes(
+        app.client_id,
+        emu.user_id(DEMO.rooms[0].address).map(|r| vec![r]),
+    );
     let api = Api::new(&emu, &token);
     let r = api
-        .post("/subscriptions", &subscription(&emu, &room_events(1), &hook.url))
+        .post(
+            "/subscriptions",
+            &subscription(&emu, &room_events(1), &hook.url),
+        )
         .await;
     assert_eq!(r.status, 403);
     let r = api
-        .post("/subscriptions", &subscription(&emu, &room_events(0), &hook.url))
+        .post(
+            "/subscriptions",
+            &subscription(&emu, &room_events(0), &hook.url),
+        )
         .await;
     assert_eq!(r.status, 201);
 }
@@ -191,11 +220,19 @@ async fn http_notification_url_is_refused_unless_allowed() {
     let hook = Receiver::start(Handshake::Echo).await;
     let (_, token) = app_only_token(&emu, &["Calendars.ReadWrite"]).await;
     let r = Api::new(&emu, &token)
-        .post("/subscriptions", &subscription(&emu, &room_events(0), &hook.url))
+        .post(
+            "/subscriptions",
+            &subscription(&emu, &room_events(0), &hook.url),
+        )
         .await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.error_code(), "ValidationError");
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("HTTPS"));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("HTTPS")
+    );
     assert!(hook.validations.lock().unwrap().is_empty());
 }
 
@@ -206,8 +243,16 @@ async fn failed_handshakes_are_refused_and_nothing_is_created() {
     let (_, token) = app_only_token(&emu, &["Calendars.ReadWrite"]).await;
     let api = Api::new(&emu, &token);
     for (mode, code, text) in [
-        (Handshake::WrongStatus, "ValidationError", "must respond with 200 OK"),
-        (Handshake::Undecoded, "ValidationError", "must exactly match"),
+        (
+            Handshake::WrongStatus,
+            "ValidationError",
+            "must respond with 200 OK",
+        ),
+        (
+            Handshake::Undecoded,
+            "ValidationError",
+            "must exactly match",
+        ),
         (
             Handshake::Slow(std::time::Duration::from_millis(1500)),
             "InvalidRequest",
@@ -216,7 +261,10 @@ async fn failed_handshakes_are_refused_and_nothing_is_created() {
     ] {
         let hook = Receiver::start(mode).await;
         let r = api
-            .post("/subscriptions", &subscription(&emu, &room_events(0), &hook.url))
+            .post(
+                "/subscriptions",
+                &subscription(&emu, &room_events(0), &hook.url),
+            )
             .await;
         assert_eq!(r.status, 400, "{mode:?}: {}", r.body);
         assert_eq!(r.error_code(), code, "{mode:?}");
@@ -249,7 +297,10 @@ async fn client_state_expiry_change_type_and_resource_are_checked() {
         b
     };
     let cases = [
-        (with("clientState", json!("x".repeat(129))), "InvalidRequest"),
+        (
+            with("clientState", json!("x".repeat(129))),
+            "InvalidRequest",
+        ),
         (
             with("expirationDateTime", json!(in_minutes(&emu, 4231))),
             "ExtensionError",
@@ -259,7 +310,10 @@ async fn client_state_expiry_change_type_and_resource_are_checked() {
             "InvalidRequest",
         ),
         (with("changeType", json!("created,moved")), "InvalidRequest"),
-        (with("resource", json!("users/x/messages")), "InvalidRequest"),
+        (
+            with("resource", json!("users/x/messages")),
+            "InvalidRequest",
+        ),
     ];
     for (body, code) in cases {
         let r = api.post("/subscriptions", &body).await;
@@ -279,7 +333,11 @@ async fn client_state_expiry_change_type_and_resource_are_checked() {
     let short = with("expirationDateTime", json!(in_minutes(&emu, 5)));
     let r = api.post("/subscriptions", &short).await;
     assert_eq!(r.status, 201);
-    let exp: chrono::DateTime<Utc> = r.body["expirationDateTime"].as_str().unwrap().parse().unwrap();
+    let exp: chrono::DateTime<Utc> = r.body["expirationDateTime"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(exp >= emu.shared().clock.now() + Duration::minutes(44));
 }
 
@@ -323,7 +381,10 @@ async fn renew_list_get_delete_and_expiry() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = api
-        .patch(&format!("/subscriptions/{a}"), &json!({"clientState": "new"}))
+        .patch(
+            &format!("/subscriptions/{a}"),
+            &json!({"clientState": "new"}),
+        )
         .await;
     assert_eq!(r.status, 400);
     let r = api
@@ -341,8 +402,11 @@ async fn renew_list_get_delete_and_expiry() {
 
     // Only the live one is told about a change.
     let room = DEMO.rooms[0].address;
-    emu.outlook_create(room, &event_body("x", "2030-01-01T09:00:00", "2030-01-01T10:00:00"))
-        .unwrap();
+    emu.outlook_create(
+        room,
+        &event_body("x", "2030-01-01T09:00:00", "2030-01-01T10:00:00"),
+    )
+    .unwrap();
     let got = hook.wait_for(1).await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert_eq!(hook.notifications.lock().unwrap().len(), 1);
@@ -350,10 +414,17 @@ async fn renew_list_get_delete_and_expiry() {
 
     assert_eq!(api.delete(&format!("/subscriptions/{a}")).await.status, 204);
     assert_eq!(api.delete(&format!("/subscriptions/{a}")).await.status, 404);
-    emu.outlook_create(room, &event_body("y", "2030-01-02T09:00:00", "2030-01-02T10:00:00"))
-        .unwrap();
+    emu.outlook_create(
+        room,
+        &event_body("y", "2030-01-02T09:00:00", "2030-01-02T10:00:00"),
+    )
+    .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-    assert_eq!(hook.notifications.lock().unwrap().len(), 1, "deleted: silent");
+    assert_eq!(
+        hook.notifications.lock().unwrap().len(),
+        1,
+        "deleted: silent"
+    );
 }
 
 #[tokio::test]
@@ -368,7 +439,11 @@ async fn lifecycle_notifications_go_to_the_lifecycle_url() {
     let r = api.post("/subscriptions", &body).await;
     assert_eq!(r.status, 201);
     assert_eq!(r.body["lifecycleNotificationUrl"], json!(life.url));
-    assert_eq!(life.validations.lock().unwrap().len(), 1, "both URLs validated");
+    assert_eq!(
+        life.validations.lock().unwrap().len(),
+        1,
+        "both URLs validated"
+    );
     let id = r.body["id"].as_str().unwrap().to_string();
 
     // Over the control API, as Playwright or another process would.
@@ -410,7 +485,12 @@ async fn lifecycle_notifications_go_to_the_lifecycle_url() {
     assert!(hook.notifications.lock().unwrap().is_empty());
 
     // Control API: expire and read back.
-    let r = api.post("/subscriptions", &subscription(&emu, &room_events(0), &hook.url)).await;
+    let r = api
+        .post(
+            "/subscriptions",
+            &subscription(&emu, &room_events(0), &hook.url),
+        )
+        .await;
     let id2 = r.body["id"].as_str().unwrap().to_string();
     let listed: Value = http()
         .get(format!("{}/_emulator/subscriptions", emu.base_url()))
@@ -422,7 +502,10 @@ async fn lifecycle_notifications_go_to_the_lifecycle_url() {
         .unwrap();
     assert_eq!(listed[0]["id"], id2);
     let r = http()
-        .post(format!("{}/_emulator/subscriptions/{id2}/expire", emu.base_url()))
+        .post(format!(
+            "{}/_emulator/subscriptions/{id2}/expire",
+            emu.base_url()
+        ))
         .send()
         .await
         .unwrap();

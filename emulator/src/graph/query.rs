@@ -212,7 +212,8 @@ impl Filter {
                 .find(|p| p.eq_ignore_ascii_case(property))
                 .ok_or_else(|| bad_filter(&format!("'{property}' cannot be filtered on.")))?
                 .to_string();
-            let op = Op::parse(op).ok_or_else(|| bad_filter(&format!("unknown operator '{op}'.")))?;
+            let op =
+                Op::parse(op).ok_or_else(|| bad_filter(&format!("unknown operator '{op}'.")))?;
             let value = literal(&property, value)?;
             conditions.push(Condition {
                 property,
@@ -316,7 +317,9 @@ fn tokenize(raw: &str) -> Result<Vec<Token>, GraphError> {
             }
             out.push(Token::Quoted(s));
         } else if c == '(' || c == ')' {
-            return Err(bad_filter("parentheses and functions are not supported here."));
+            return Err(bad_filter(
+                "parentheses and functions are not supported here.",
+            ));
         } else {
             let mut s = String::new();
             while let Some(&ch) = chars.peek() {

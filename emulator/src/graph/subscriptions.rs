@@ -279,7 +279,12 @@ fn owns(p: &Principal, sub: &Subscription) -> bool {
         }
 }
 
-fn find(w: &mut World, now: DateTime<Utc>, p: &Principal, id: &str) -> Result<Subscription, GraphError> {
+fn find(
+    w: &mut World,
+    now: DateTime<Utc>,
+    p: &Principal,
+    id: &str,
+) -> Result<Subscription, GraphError> {
     purge_expired(w, now);
     Uuid::parse_str(id)
         .ok()

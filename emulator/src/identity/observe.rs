@@ -17,8 +17,8 @@ use super::errors::AadError;
 use crate::AppState;
 use crate::control::LogEntry;
 use crate::faults::{FaultKind, Target};
-use crate::graph::errors::{Ctx, format_retry_after};
 use crate::graph::dropped;
+use crate::graph::errors::{Ctx, format_retry_after};
 
 type Form = HashMap<String, String>;
 
@@ -160,7 +160,11 @@ async fn injected(s: &AppState, k: FaultKind, ctx: &Ctx) -> Response {
 
 /// Fill in the status and the OAuth error the client got.
 async fn note_outcome(resp: Response, entry: &mut LogEntry) -> Response {
-    entry.status = if resp.extensions().get::<crate::server::DropConnection>().is_some() {
+    entry.status = if resp
+        .extensions()
+        .get::<crate::server::DropConnection>()
+        .is_some()
+    {
         0
     } else {
         resp.status().as_u16()

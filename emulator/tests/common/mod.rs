@@ -309,7 +309,11 @@ impl Reply {
     pub fn error_code(&self) -> String {
         let e = &self.body["error"];
         for f in ["date", "request-id", "client-request-id"] {
-            assert!(e["innerError"][f].is_string(), "innerError.{f} in {}", self.body);
+            assert!(
+                e["innerError"][f].is_string(),
+                "innerError.{f} in {}",
+                self.body
+            );
         }
         e["code"].as_str().expect("error code").to_string()
     }
@@ -337,6 +341,10 @@ impl Api {
             token: token.to_string(),
             client: http(),
         }
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Reply {
