@@ -10,15 +10,10 @@ use emulator::DEMO;
 use emulator::faults::{FaultConfig, FaultKind};
 use serde_json::{Value, json};
 
-async fn staff(emu: &emulator::EmulatorHandle) -> String {
-    let s = DEMO.staff[0];
-    access_token(emu, s.upn, s.password, SCOPES).await
-}
-
 #[tokio::test]
 async fn scripted_429_has_fractional_retry_after_and_early_retries_are_counted() {
     let emu = start().await;
-    let token = staff(&emu).await;
+    let token = staff_token(&emu).await;
     emu.push_faults([FaultKind::TooManyRequests]);
     let c = http();
     let url = graph(&emu, "/me/events");
@@ -54,7 +49,7 @@ async fn scripted_429_has_fractional_retry_after_and_early_retries_are_counted()
 #[tokio::test]
 async fn scripted_503_504_and_dropped_connection() {
     let emu = start().await;
-    let token = staff(&emu).await;
+    let token = staff_token(&emu).await;
     emu.push_faults([
         FaultKind::ServiceUnavailable,
         FaultKind::GatewayTimeout,
@@ -97,7 +92,7 @@ async fn scripted_503_504_and_dropped_connection() {
 #[tokio::test]
 async fn timeout_fault_holds_the_request() {
     let emu = start().await;
-    let token = staff(&emu).await;
+    let token = staff_token(&emu).await;
     emu.set_faults(FaultConfig {
         timeout_ms: 5_000,
         ..FaultConfig::default()
@@ -119,7 +114,7 @@ async fn timeout_fault_holds_the_request() {
 #[tokio::test]
 async fn lost_answer_applies_the_write_and_transaction_id_saves_the_retry() {
     let emu = start().await;
-    let token = staff(&emu).await;
+    let token = staff_token(&emu).await;
     let mut body = event_body("Booking 7", "2030-05-01T10:00:00", "2030-05-01T11:00:00");
     body["transactionId"] = json!("booking-7");
     emu.push_faults([FaultKind::LostAnswer504]);
@@ -156,7 +151,7 @@ async fn lost_answer_applies_the_write_and_transaction_id_saves_the_retry() {
 #[tokio::test]
 async fn random_fault_rate_is_reproducible_and_bounded() {
     let emu = start().await;
-    let token = staff(&emu).await;
+    let token = staff_token(&emu).await;
     emu.set_faults(FaultConfig {
         rate: 0.5,
         kinds: vec![FaultKind::GatewayTimeout],
@@ -193,7 +188,7 @@ async fn random_fault_rate_is_reproducible_and_bounded() {
 #[tokio::test]
 async fn more_than_four_concurrent_requests_per_mailbox_get_mailbox_concurrency_429() {
     let emu = start().await;
-    let token = staff(&emu).await;
+    let token = staff_token(&emu).await;
     emu.set_faults(FaultConfig {
         latency_ms: 400,
         ..FaultConfig::default()
@@ -232,7 +227,7 @@ async fn more_than_four_concurrent_requests_per_mailbox_get_mailbox_concurrency_
 #[tokio::test]
 async fn batch_runs_sub_requests_and_each_counts_against_the_mailbox_limit() {
     let emu = start().await;
-    let token = staff(&emu).await;
+    let token = staff_token(&emu).await;
     let c = http();
     let requests: Vec<Value> = (0..3)
         .map(|i| {
@@ -428,7 +423,7 @@ async fn control_api_over_http() {
 #[tokio::test]
 async fn request_log_records_graph_calls_without_tokens() {
     let emu = start().await;
-    let token = staff(&emu).await;
+    let token = staff_token(&emu).await;
     emu.clear_requests();
     http()
         .get(graph(&emu, "/me/events?$top=5"))

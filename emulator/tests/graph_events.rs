@@ -7,11 +7,6 @@ use common::*;
 use emulator::DEMO;
 use serde_json::{Value, json};
 
-async fn staff_token(emu: &emulator::EmulatorHandle) -> String {
-    let s = DEMO.staff[0];
-    access_token(emu, s.upn, s.password, SCOPES).await
-}
-
 fn graph_error(body: &Value) -> String {
     let e = &body["error"];
     for f in ["date", "request-id", "client-request-id"] {

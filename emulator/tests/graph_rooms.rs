@@ -98,28 +98,7 @@ async fn delegate_without_shared_scope_gets_403() {
 }
 
 async fn app_token(emu: &emulator::EmulatorHandle) -> (emulator::RegisteredApp, String) {
-    let mut new = NewApp::web(
-        "Calbridge rooms",
-        DEMO.tenant_id,
-        SignInAudience::AzureADMyOrg,
-        REDIRECT,
-    );
-    new.application_permissions = vec!["Calendars.ReadWrite".into(), "Place.Read.All".into()];
-    new.admin_consent = true;
-    let app = emu.register_app(new);
-    let (status, body) = token_request(
-        emu,
-        DEMO.tenant_domain,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &app.client_id.to_string()),
-            ("client_secret", &app.secret_value),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200);
-    (app, body["access_token"].as_str().unwrap().to_string())
+    app_only_token(emu, &["Calendars.ReadWrite", "Place.Read.All"]).await
 }
 
 #[tokio::test]

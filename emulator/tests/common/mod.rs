@@ -127,18 +127,7 @@ pub async fn sign_in(
     assert_eq!(page.status(), 200, "sign-in page");
     let html = page.text().await.unwrap();
     let flow = flow_id(&html);
-    let resp = step(
-        b,
-        emu,
-        authority,
-        &[
-            ("flow", &flow),
-            ("action", "signin"),
-            ("loginfmt", upn),
-            ("passwd", password),
-        ],
-    )
-    .await;
+    let resp = sign_in_step(b, emu, authority, &flow, upn, password).await;
     if resp.status() == 302 {
         return location(&resp);
     }
@@ -147,7 +136,7 @@ pub async fn sign_in(
         html.contains("Permissions requested"),
         "consent page expected: {html}"
     );
-    let resp = step(b, emu, authority, &[("flow", &flow), ("action", "accept")]).await;
+    let resp = flow_action(b, emu, authority, &flow, "accept").await;
     assert_eq!(resp.status(), 302);
     location(&resp)
 }
@@ -482,4 +471,38 @@ impl Receiver {
         }
         self.notifications.lock().unwrap().clone()
     }
+}
+
+/// Open a sign-in page and return its flow id.
+pub async fn open_flow(b: &reqwest::Client, url: &str) -> String {
+    flow_id(&b.get(url).send().await.unwrap().text().await.unwrap())
+}
+
+/// The "Sign in" step of a flow.
+pub async fn sign_in_step(
+    b: &reqwest::Client,
+    emu: &EmulatorHandle,
+    authority: &str,
+    flow: &str,
+    upn: &str,
+    password: &str,
+) -> reqwest::Response {
+    let form = [
+        ("flow", flow),
+        ("action", "signin"),
+        ("loginfmt", upn),
+        ("passwd", password),
+    ];
+    step(b, emu, authority, &form).await
+}
+
+/// A button of a flow page: `accept`, `cancel`, `back`, ...
+pub async fn flow_action(
+    b: &reqwest::Client,
+    emu: &EmulatorHandle,
+    authority: &str,
+    flow: &str,
+    action: &str,
+) -> reqwest::Response {
+    step(b, emu, authority, &[("flow", flow), ("action", action)]).await
 }
