@@ -15,13 +15,8 @@ async fn mailbox_request_limit_answers_429_with_retry_after_until_the_window_mov
     let emu = start().await;
     let api = Api::new(&emu, &staff_token(&emu).await);
     // Over HTTP, as the settings page of the control API documents.
-    let r = http()
-        .post(format!("{}/_emulator/settings", emu.base_url()))
-        .json(&json!({"mailbox_request_limit": 5}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let status = control_post(&emu, "settings", &json!({"mailbox_request_limit": 5})).await;
+    assert_eq!(status, 200);
     for _ in 0..5 {
         assert_eq!(api.get("/me/events").await.status, 200);
     }
@@ -69,27 +64,6 @@ async fn batch_sub_requests_count_against_the_request_limit() {
     assert_eq!(statuses, [200, 200, 200, 429, 429]);
 }
 
-async fn client_credentials(
-    emu: &emulator::EmulatorHandle,
-    app: &emulator::RegisteredApp,
-) -> reqwest::Response {
-    http()
-        .post(format!(
-            "{}/{}/oauth2/v2.0/token",
-            emu.base_url(),
-            DEMO.tenant_domain
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &app.client_id.to_string()),
-            ("client_secret", &app.secret_value),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn scripted_token_faults_answer_in_the_token_error_shape() {
     let emu = start().await;
@@ -109,7 +83,7 @@ async fn scripted_token_faults_answer_in_the_token_error_shape() {
         (504, None, false),
     ];
     for (status, error, retry_after) in expect {
-        let r = client_credentials(&emu, &app).await;
+        let r = client_credentials(&emu, &app).await.unwrap();
         assert_eq!(r.status(), status);
         assert_eq!(
             r.headers().contains_key("retry-after"),
@@ -123,7 +97,7 @@ async fn scripted_token_faults_answer_in_the_token_error_shape() {
         }
     }
     // The script is used up: the next request is served.
-    assert_eq!(client_credentials(&emu, &app).await.status(), 200);
+    assert_eq!(client_credentials(&emu, &app).await.unwrap().status(), 200);
     // Graph requests never saw those faults.
     assert_eq!(emu.stats().faults_injected, 5);
 }
@@ -138,31 +112,11 @@ async fn token_timeout_and_dropped_connection() {
     });
     emu.push_token_faults([FaultKind::Timeout, FaultKind::Drop]);
     let started = std::time::Instant::now();
-    let err = client_credentials_result(&emu, &app).await;
+    let err = client_credentials(&emu, &app).await;
     assert!(err.is_err(), "timeout ends in a dropped connection");
     assert!(started.elapsed() >= std::time::Duration::from_millis(200));
-    assert!(client_credentials_result(&emu, &app).await.is_err());
-    assert_eq!(client_credentials(&emu, &app).await.status(), 200);
-}
-
-async fn client_credentials_result(
-    emu: &emulator::EmulatorHandle,
-    app: &emulator::RegisteredApp,
-) -> reqwest::Result<reqwest::Response> {
-    http()
-        .post(format!(
-            "{}/{}/oauth2/v2.0/token",
-            emu.base_url(),
-            DEMO.tenant_domain
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &app.client_id.to_string()),
-            ("client_secret", &app.secret_value),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ])
-        .send()
-        .await
+    assert!(client_credentials(&emu, &app).await.is_err());
+    assert_eq!(client_credentials(&emu, &app).await.unwrap().status(), 200);
 }
 
 #[tokio::test]
@@ -192,15 +146,15 @@ async fn lost_token_answer_uses_up_the_code_so_the_retry_gets_54005() {
 async fn random_token_faults_over_the_control_api() {
     let emu = start().await;
     let (app, token) = app_only_token(&emu, &["Calendars.ReadWrite"]).await;
-    let r = http()
-        .post(format!("{}/_emulator/faults", emu.base_url()))
-        .json(&json!({"rate": 1.0, "kinds": ["503", "invalid_grant"], "targets": ["token"], "seed": 7}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let config =
+        json!({"rate": 1.0, "kinds": ["503", "invalid_grant"], "targets": ["token"], "seed": 7});
+    assert_eq!(control_post(&emu, "faults", &config).await, 200);
     for _ in 0..6 {
-        let status = client_credentials(&emu, &app).await.status().as_u16();
+        let status = client_credentials(&emu, &app)
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
         assert!(status == 503 || status == 400, "{status}");
     }
     // Graph is not a target of this config.
@@ -213,16 +167,11 @@ async fn random_token_faults_over_the_control_api() {
         .send()
         .await
         .unwrap();
-    let r = http()
-        .post(format!("{}/_emulator/faults/next", emu.base_url()))
-        .json(&json!({"faults": ["500"], "target": "token"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let next = json!({"faults": ["500"], "target": "token"});
+    assert_eq!(control_post(&emu, "faults/next", &next).await, 200);
     assert_eq!(api.get(&format!("/users/{room}/events")).await.status, 200);
-    assert_eq!(client_credentials(&emu, &app).await.status(), 500);
-    assert_eq!(client_credentials(&emu, &app).await.status(), 200);
+    assert_eq!(client_credentials(&emu, &app).await.unwrap().status(), 500);
+    assert_eq!(client_credentials(&emu, &app).await.unwrap().status(), 200);
 }
 
 #[tokio::test]

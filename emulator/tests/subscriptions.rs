@@ -30,6 +30,15 @@ fn subscription(emu: &EmulatorHandle, resource: &str, url: &str) -> Value {
     })
 }
 
+/// Subscribe to demo room `i` with the default body.
+async fn subscribe(api: &Api, emu: &EmulatorHandle, room: usize, url: &str) -> Reply {
+    api.post(
+        "/subscriptions",
+        &subscription(emu, &room_events(room), url),
+    )
+    .await
+}
+
 fn room_events(i: usize) -> String {
     format!("users/{}/events", DEMO.rooms[i].address)
 }
@@ -41,12 +50,7 @@ async fn app_subscribes_to_a_room_after_the_handshake_and_gets_every_change() {
     let (app, token) = app_only_token(&emu, &["Calendars.ReadWrite"]).await;
     let api = Api::new(&emu, &token);
 
-    let r = api
-        .post(
-            "/subscriptions",
-            &subscription(&emu, &room_events(1), &hook.url),
-        )
-        .await;
+    let r = subscribe(&api, &emu, 1, &hook.url).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["clientState"], "calbridge-secret-state");
     assert_eq!(r.body["applicationId"], app.client_id.to_string());
@@ -144,12 +148,7 @@ async fn delegated_user_may_watch_own_calendar_but_not_a_room_even_as_delegate()
         .await;
     assert_eq!(write.status, 201);
     // ...but .Shared does not extend to subscriptions.
-    let r = api
-        .post(
-            "/subscriptions",
-            &subscription(&emu, &room_events(0), &hook.url),
-        )
-        .await;
+    let r = subscribe(&api, &emu, 0, &hook.url).await;
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(r.error_code(), "ExtensionError");
     let r = api
@@ -183,12 +182,7 @@ async fn app_without_calendar_permission_or_outside_its_access_policy_is_refused
     let emu = start_allowing_http().await;
     let hook = Receiver::start(Handshake::Echo).await;
     let (_, token) = app_only_token(&emu, &["Place.Read.All"]).await;
-    let r = Api::new(&emu, &token)
-        .post(
-            "/subscriptions",
-            &subscription(&emu, &room_events(0), &hook.url),
-        )
-        .await;
+    let r = subscribe(&Api::new(&emu, &token), &emu, 0, &hook.url).await;
     assert_eq!(r.status, 403);
     assert_eq!(r.error_code(), "ExtensionError");
 
@@ -198,19 +192,9 @@ async fn app_without_calendar_permission_or_outside_its_access_policy_is_refused
         emu.user_id(DEMO.rooms[0].address).map(|r| vec![r]),
     );
     let api = Api::new(&emu, &token);
-    let r = api
-        .post(
-            "/subscriptions",
-            &subscription(&emu, &room_events(1), &hook.url),
-        )
-        .await;
+    let r = subscribe(&api, &emu, 1, &hook.url).await;
     assert_eq!(r.status, 403);
-    let r = api
-        .post(
-            "/subscriptions",
-            &subscription(&emu, &room_events(0), &hook.url),
-        )
-        .await;
+    let r = subscribe(&api, &emu, 0, &hook.url).await;
     assert_eq!(r.status, 201);
 }
 
@@ -219,12 +203,7 @@ async fn http_notification_url_is_refused_unless_allowed() {
     let emu = start().await; // production-like: HTTPS only
     let hook = Receiver::start(Handshake::Echo).await;
     let (_, token) = app_only_token(&emu, &["Calendars.ReadWrite"]).await;
-    let r = Api::new(&emu, &token)
-        .post(
-            "/subscriptions",
-            &subscription(&emu, &room_events(0), &hook.url),
-        )
-        .await;
+    let r = subscribe(&Api::new(&emu, &token), &emu, 0, &hook.url).await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.error_code(), "ValidationError");
     assert!(
@@ -260,12 +239,7 @@ async fn failed_handshakes_are_refused_and_nothing_is_created() {
         ),
     ] {
         let hook = Receiver::start(mode).await;
-        let r = api
-            .post(
-                "/subscriptions",
-                &subscription(&emu, &room_events(0), &hook.url),
-            )
-            .await;
+        let r = subscribe(&api, &emu, 0, &hook.url).await;
         assert_eq!(r.status, 400, "{mode:?}: {}", r.body);
         assert_eq!(r.error_code(), code, "{mode:?}");
         let msg = r.body["error"]["message"].as_str().unwrap();
@@ -447,13 +421,11 @@ async fn lifecycle_notifications_go_to_the_lifecycle_url() {
     let id = r.body["id"].as_str().unwrap().to_string();
 
     // Over the control API, as Playwright or another process would.
-    let control = |event: &str| {
-        let url = format!("{}/_emulator/subscriptions/{id}/lifecycle", emu.base_url());
-        let body = json!({"event": event});
-        async move { http().post(url).json(&body).send().await.unwrap() }
-    };
-    assert_eq!(control("reauthorizationRequired").await.status(), 200);
-    assert_eq!(control("missed").await.status(), 200);
+    let lifecycle = format!("subscriptions/{id}/lifecycle");
+    for event in ["reauthorizationRequired", "missed"] {
+        let status = control_post(&emu, &lifecycle, &json!({"event": event})).await;
+        assert_eq!(status, 200, "{event}");
+    }
     let got = life.wait_for(2).await;
     let events: Vec<&str> = got
         .iter()
@@ -485,39 +457,13 @@ async fn lifecycle_notifications_go_to_the_lifecycle_url() {
     assert!(hook.notifications.lock().unwrap().is_empty());
 
     // Control API: expire and read back.
-    let r = api
-        .post(
-            "/subscriptions",
-            &subscription(&emu, &room_events(0), &hook.url),
-        )
-        .await;
+    let r = subscribe(&api, &emu, 0, &hook.url).await;
     let id2 = r.body["id"].as_str().unwrap().to_string();
-    let listed: Value = http()
-        .get(format!("{}/_emulator/subscriptions", emu.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = control_get(&emu, "subscriptions").await;
     assert_eq!(listed[0]["id"], id2);
-    let r = http()
-        .post(format!(
-            "{}/_emulator/subscriptions/{id2}/expire",
-            emu.base_url()
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let expire = format!("subscriptions/{id2}/expire");
+    assert_eq!(control_post(&emu, &expire, &json!({})).await, 200);
     assert_eq!(api.get(&format!("/subscriptions/{id2}")).await.status, 404);
-    let log: Value = http()
-        .get(format!("{}/_emulator/notifications", emu.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log = control_get(&emu, "notifications").await;
     assert_eq!(log.as_array().unwrap().len(), 3);
 }

@@ -270,17 +270,11 @@ pub async fn app_only_token(emu: &EmulatorHandle, roles: &[&str]) -> (Registered
     new.application_permissions = roles.iter().map(|r| r.to_string()).collect();
     new.admin_consent = true;
     let app = emu.register_app(new);
-    let (status, body) = token_request(
-        emu,
-        DEMO.tenant_domain,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &app.client_id.to_string()),
-            ("client_secret", &app.secret_value),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ],
-    )
-    .await;
+    let resp = client_credentials(emu, &app)
+        .await
+        .expect("token endpoint answers");
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap();
     assert_eq!(status, 200, "{body}");
     (app, body["access_token"].as_str().unwrap().to_string())
 }
@@ -505,4 +499,49 @@ pub async fn flow_action(
     action: &str,
 ) -> reqwest::Response {
     step(b, emu, authority, &[("flow", flow), ("action", action)]).await
+}
+
+/// A client-credentials token request at the demo tenant.
+pub async fn client_credentials(
+    emu: &EmulatorHandle,
+    app: &RegisteredApp,
+) -> reqwest::Result<reqwest::Response> {
+    http()
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            emu.base_url(),
+            DEMO.tenant_domain
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &app.client_id.to_string()),
+            ("client_secret", &app.secret_value),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+}
+
+/// `GET /_emulator/{path}` as JSON.
+pub async fn control_get(emu: &EmulatorHandle, path: &str) -> Value {
+    http()
+        .get(format!("{}/_emulator/{path}", emu.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// `POST /_emulator/{path}` with a JSON body; returns the status.
+pub async fn control_post(emu: &EmulatorHandle, path: &str, body: &Value) -> u16 {
+    http()
+        .post(format!("{}/_emulator/{path}", emu.base_url()))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
