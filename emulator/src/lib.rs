@@ -148,6 +148,16 @@ impl Shared {
         self.settings.lock().clone()
     }
 
+    /// Append to the request log, which keeps the newest
+    /// [`REQUEST_LOG_CAP`] entries so a long demo run stays small.
+    pub fn log_request(&self, entry: control::LogEntry) {
+        let mut log = self.log.lock();
+        if log.len() >= REQUEST_LOG_CAP {
+            log.drain(..REQUEST_LOG_CAP / 10);
+        }
+        log.push(entry);
+    }
+
     /// Tell the delivery task that the outbox may hold notifications.
     pub fn kick_outbox(&self) {
         self.outbox_ready.notify_one();
@@ -155,6 +165,9 @@ impl Shared {
 }
 
 pub type AppState = Arc<Shared>;
+
+/// How many request-log entries are kept.
+pub const REQUEST_LOG_CAP: usize = 50_000;
 
 /// Entry point.
 pub struct Emulator;

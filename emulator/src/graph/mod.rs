@@ -207,7 +207,7 @@ pub async fn run(s: AppState, req: GraphRequest, in_batch: bool) -> Response {
     if resp.extensions().get::<DropConnection>().is_some() {
         entry.status = 0;
     }
-    s.log.lock().push(entry);
+    s.log_request(entry);
     resp
 }
 

@@ -47,7 +47,7 @@ pub async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Res
         next.run(req).await
     };
     let resp = note_outcome(resp, &mut entry).await;
-    s.log.lock().push(entry);
+    s.log_request(entry);
     resp
 }
 
