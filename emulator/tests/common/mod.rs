@@ -331,12 +331,31 @@ impl Api {
     }
 
     pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Reply {
+        self.send_with(method, path, body, &[]).await
+    }
+
+    /// `GET` with extra headers (`Prefer`, ...).
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.send_with(reqwest::Method::GET, path, None, headers)
+            .await
+    }
+
+    pub async fn send_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let url = if path.starts_with("http") {
             path.to_string()
         } else {
             format!("{}{path}", self.base)
         };
         let mut req = self.client.request(method, url).bearer_auth(&self.token);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
         if let Some(b) = body {
             req = req.json(b);
         }
