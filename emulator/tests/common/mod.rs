@@ -347,6 +347,23 @@ impl Api {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
+        self.try_send(method, path, body, headers)
+            .await
+            .expect("graph answers")
+    }
+
+    /// `GET`, or the transport error when the connection is dropped.
+    pub async fn try_get(&self, path: &str) -> reqwest::Result<Reply> {
+        self.try_send(reqwest::Method::GET, path, None, &[]).await
+    }
+
+    pub async fn try_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Result<Reply> {
         let url = if path.starts_with("http") {
             path.to_string()
         } else {
@@ -359,16 +376,16 @@ impl Api {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.expect("graph answers");
+        let resp = req.send().await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let bytes = resp.bytes().await.unwrap_or_default();
+        let bytes = resp.bytes().await?;
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
+        Ok(Reply {
             status,
             headers,
             body,
-        }
+        })
     }
 
     pub async fn get(&self, path: &str) -> Reply {
