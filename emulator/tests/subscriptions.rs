@@ -467,3 +467,36 @@ async fn lifecycle_notifications_go_to_the_lifecycle_url() {
     let log = control_get(&emu, "notifications").await;
     assert_eq!(log.as_array().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn moving_the_notification_url_validates_the_new_one_first() {
+    let emu = start_allowing_http().await;
+    let old = Receiver::start(Handshake::Echo).await;
+    let new = Receiver::start(Handshake::Echo).await;
+    let broken = Receiver::start(Handshake::WrongStatus).await;
+    let (_, token) = app_only_token(&emu, &["Calendars.ReadWrite"]).await;
+    let api = Api::new(&emu, &token);
+    let id = subscribe(&api, &emu, 0, &old.url).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/subscriptions/{id}");
+    let r = api
+        .patch(&path, &json!({"notificationUrl": broken.url}))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.error_code(), "ValidationError");
+    assert_eq!(api.get(&path).await.body["notificationUrl"], json!(old.url));
+
+    let r = api.patch(&path, &json!({"notificationUrl": new.url})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(new.validations.lock().unwrap().len(), 1);
+    let room = DEMO.rooms[0].address;
+    emu.outlook_create(
+        room,
+        &event_body("x", "2030-01-01T09:00:00", "2030-01-01T10:00:00"),
+    )
+    .unwrap();
+    assert_eq!(new.wait_for(1).await.len(), 1);
+    assert!(old.notifications.lock().unwrap().is_empty());
+}
