@@ -15,12 +15,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::faults::{FaultConfig, FaultKind, Stats};
+use crate::faults::{FaultConfig, FaultKind, Stats, Target};
 use crate::graph::errors::Ctx;
 use crate::graph::events;
+use crate::graph::subscriptions::{self, DeliveryRecord, LifecycleEvent};
 use crate::state::{
-    AccountKind, AppRegistration, ClientSecret, Room, SignInAudience, Tenant, User, World,
-    new_secret_value,
+    AccountKind, AppRegistration, ClientSecret, Room, SignInAudience, Subscription, Tenant, User,
+    World, new_secret_value,
 };
 use crate::{AppState, Settings, Shared};
 
@@ -38,6 +39,13 @@ pub struct LogEntry {
     pub mailbox: Option<String>,
     pub fault: Option<String>,
     pub batch: bool,
+    /// Identity endpoints: the token request's `grant_type`.
+    #[serde(default)]
+    pub grant_type: Option<String>,
+    /// Identity endpoints: the OAuth `error` sent back (in the token
+    /// response or the redirect), with its AADSTS number when there is one.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 impl LogEntry {
@@ -53,6 +61,8 @@ impl LogEntry {
             mailbox: None,
             fault: None,
             batch: false,
+            grant_type: None,
+            error: None,
         }
     }
 }
@@ -321,8 +331,59 @@ impl EmulatorHandle {
         self.shared.faults.push_script(kinds);
     }
 
+    /// The next token-endpoint requests get these faults, in order.
+    pub fn push_token_faults(&self, kinds: impl IntoIterator<Item = FaultKind>) {
+        self.shared.faults.push_script_for(Target::Token, kinds);
+    }
+
     pub fn clear_faults(&self) {
         self.shared.faults.clear();
+    }
+
+    // ----- subscriptions -----
+
+    /// Live subscriptions (expired ones are dropped first).
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        live_subscriptions(&self.shared)
+    }
+
+    /// End a subscription as its expiry would: silently.
+    pub fn expire_subscription(&self, id: Uuid) -> bool {
+        self.shared.world.lock().subscriptions.remove(&id).is_some()
+    }
+
+    /// Send a lifecycle notification to the subscription's
+    /// `lifecycleNotificationUrl`. `Ok(false)`: it has none.
+    pub fn lifecycle_event(&self, id: Uuid, event: LifecycleEvent) -> Result<bool, String> {
+        let queued = subscriptions::lifecycle(&mut self.shared.world.lock(), id, event)?;
+        self.shared.kick_outbox();
+        Ok(queued)
+    }
+
+    /// Every notification POSTed so far (change and lifecycle), oldest first.
+    pub fn notifications(&self) -> Vec<DeliveryRecord> {
+        self.shared.deliveries.lock().clone()
+    }
+
+    pub fn clear_notifications(&self) {
+        self.shared.deliveries.lock().clear();
+    }
+
+    /// Wait until at least `n` notifications have been POSTed (or
+    /// `timeout` passes), then return them all.
+    pub async fn wait_for_notifications(
+        &self,
+        n: usize,
+        timeout: std::time::Duration,
+    ) -> Vec<DeliveryRecord> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let got = self.notifications();
+            if got.len() >= n || tokio::time::Instant::now() >= deadline {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     pub fn stats(&self) -> Stats {
@@ -545,14 +606,25 @@ fn outlook_edit(
             events::create_event(&mut w, now, &owner, b, "outlook").map(|(_, e)| Some(e))
         }
         (Some(id), Some(b)) => events::update_event(&mut w, now, &owner, id, b).map(Some),
-        (Some(id), None) => events::delete_event(&mut w, &owner, id).map(|_| None),
+        (Some(id), None) => events::delete_event(&mut w, now, &owner, id).map(|_| None),
         (None, None) => Ok(None),
     };
+    drop(w);
+    s.kick_outbox();
     match result {
         Ok(Some(e)) => Ok(events::render(&e, &owner, "UTC")),
         Ok(None) => Ok(Value::Null),
         Err(e) => Err(format!("{}: {}", e.code, e.message)),
     }
+}
+
+fn live_subscriptions(s: &Shared) -> Vec<Subscription> {
+    let now = s.clock.now();
+    let mut w = s.world.lock();
+    subscriptions::purge_expired(&mut w, now);
+    let mut v: Vec<Subscription> = w.subscriptions.values().cloned().collect();
+    v.sort_by_key(|x| x.expires_at);
+    v
 }
 
 fn mailbox_events(w: &World, mailbox: &str) -> Vec<Value> {
@@ -621,6 +693,19 @@ pub fn routes() -> Router<AppState> {
             patch(mailbox_update).delete(mailbox_delete),
         )
         .route("/_emulator/delta/expire", post(delta_expire))
+        .route("/_emulator/subscriptions", get(subscriptions_get))
+        .route(
+            "/_emulator/subscriptions/{id}/expire",
+            post(subscription_expire),
+        )
+        .route(
+            "/_emulator/subscriptions/{id}/lifecycle",
+            post(subscription_lifecycle),
+        )
+        .route(
+            "/_emulator/notifications",
+            get(notifications_get).delete(notifications_clear),
+        )
         .route(
             "/_emulator/requests",
             get(requests_get).delete(requests_clear),
@@ -716,11 +801,14 @@ async fn faults_clear(State(s): State<AppState>) -> Res {
 #[derive(Deserialize)]
 struct NextFaults {
     faults: Vec<FaultKind>,
+    /// `graph` (default) or `token`.
+    target: Option<Target>,
 }
 
 async fn faults_next(State(s): State<AppState>, Json(b): Json<NextFaults>) -> Res {
     let n = b.faults.len();
-    s.faults.push_script(b.faults);
+    s.faults
+        .push_script_for(b.target.unwrap_or(Target::Graph), b.faults);
     ok(json!({"queued": n}))
 }
 
@@ -996,5 +1084,42 @@ async fn requests_get(State(s): State<AppState>) -> Res {
 
 async fn requests_clear(State(s): State<AppState>) -> Res {
     s.log.lock().clear();
+    ok(json!({"cleared": true}))
+}
+
+async fn subscriptions_get(State(s): State<AppState>) -> Res {
+    ok(json!(live_subscriptions(&s)))
+}
+
+async fn subscription_expire(State(s): State<AppState>, Path(id): Path<Uuid>) -> Res {
+    if s.world.lock().subscriptions.remove(&id).is_some() {
+        ok(json!({"expired": true}))
+    } else {
+        Err(fail(StatusCode::NOT_FOUND, "no such subscription"))
+    }
+}
+
+#[derive(Deserialize)]
+struct LifecycleBody {
+    event: LifecycleEvent,
+}
+
+async fn subscription_lifecycle(
+    State(s): State<AppState>,
+    Path(id): Path<Uuid>,
+    Json(b): Json<LifecycleBody>,
+) -> Res {
+    let queued = subscriptions::lifecycle(&mut s.world.lock(), id, b.event)
+        .map_err(|e| fail(StatusCode::NOT_FOUND, e))?;
+    s.kick_outbox();
+    ok(json!({"queued": queued}))
+}
+
+async fn notifications_get(State(s): State<AppState>) -> Res {
+    ok(json!(s.deliveries.lock().clone()))
+}
+
+async fn notifications_clear(State(s): State<AppState>) -> Res {
+    s.deliveries.lock().clear();
     ok(json!({"cleared": true}))
 }

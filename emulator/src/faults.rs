@@ -38,18 +38,35 @@ pub enum FaultKind {
     /// Apply the write, then drop the connection (writes only).
     #[serde(rename = "lost_answer_drop")]
     LostAnswerDrop,
+    /// 500: Graph `generalException`, the token endpoint `server_error`.
+    #[serde(rename = "500")]
+    InternalServerError,
+    /// Token endpoint only: `invalid_grant` (AADSTS70000) whatever was sent,
+    /// as when a grant dies between two requests.
+    #[serde(rename = "invalid_grant")]
+    InvalidGrant,
 }
 
 impl FaultKind {
     pub fn after_write(self) -> bool {
         matches!(self, Self::LostAnswer504 | Self::LostAnswerDrop)
     }
+
+    /// Whether this fault means anything for requests of `target`.
+    pub fn applies_to(self, target: Target) -> bool {
+        match self {
+            Self::InvalidGrant => target == Target::Token,
+            _ => true,
+        }
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Target {
+    /// `/v1.0/...`
     Graph,
+    /// `/{tenant}/oauth2/v2.0/token`
     Token,
 }
 
@@ -94,13 +111,19 @@ pub struct Stats {
     /// Requests that came back before their Retry-After had passed.
     pub early_retries: u64,
     pub concurrency_rejections: u64,
+    /// 429s for the 10,000-requests-in-10-minutes limit.
+    #[serde(default)]
+    pub mailbox_request_rejections: u64,
     /// Highest number of requests seen in flight for one app and mailbox.
     pub max_in_flight: usize,
 }
 
 struct Inner {
     config: FaultConfig,
-    script: VecDeque<FaultKind>,
+    /// Scripted faults per target, used before any random draw.
+    scripts: HashMap<Target, VecDeque<FaultKind>>,
+    /// Admitted requests per (app, mailbox), for the 10-minute limit.
+    recent: HashMap<(Uuid, Uuid), VecDeque<DateTime<Utc>>>,
     rng: StdRng,
     /// Retry-After deadlines by (client, mailbox) key.
     gates: HashMap<String, DateTime<Utc>>,
@@ -117,7 +140,8 @@ impl Default for Faults {
         Self {
             inner: Mutex::new(Inner {
                 config: FaultConfig::default(),
-                script: VecDeque::new(),
+                scripts: HashMap::new(),
+                recent: HashMap::new(),
                 rng: StdRng::from_entropy(),
                 gates: HashMap::new(),
                 in_flight: HashMap::new(),
@@ -140,17 +164,29 @@ impl Faults {
         self.inner.lock().config.clone()
     }
 
-    /// Faults for the next matching requests, in order, before any random draw.
+    /// Faults for the next Graph requests, in order, before any random draw.
     pub fn push_script(&self, kinds: impl IntoIterator<Item = FaultKind>) {
-        self.inner.lock().script.extend(kinds);
+        self.push_script_for(Target::Graph, kinds);
+    }
+
+    /// Faults for the next requests of `target`, in order. A scripted
+    /// fault applies whatever `targets` the random config names.
+    pub fn push_script_for(&self, target: Target, kinds: impl IntoIterator<Item = FaultKind>) {
+        self.inner
+            .lock()
+            .scripts
+            .entry(target)
+            .or_default()
+            .extend(kinds.into_iter().filter(|k| k.applies_to(target)));
     }
 
     /// Back to no faults (stats are kept).
     pub fn clear(&self) {
         let mut i = self.inner.lock();
         i.config = FaultConfig::default();
-        i.script.clear();
+        i.scripts.clear();
         i.gates.clear();
+        i.recent.clear();
     }
 
     pub fn stats(&self) -> Stats {
@@ -164,16 +200,17 @@ impl Faults {
     /// Does this request get a fault, and which?
     pub fn draw(&self, target: Target, is_write: bool) -> Option<FaultKind> {
         let mut i = self.inner.lock();
-        if !i.config.targets.contains(&target) {
-            return None;
-        }
-        if let Some(&k) = i.script.front() {
+        let script = i.scripts.entry(target).or_default();
+        if let Some(&k) = script.front() {
             if k.after_write() && !is_write {
                 return None;
             }
-            i.script.pop_front();
+            script.pop_front();
             i.stats.faults_injected += 1;
             return Some(k);
+        }
+        if !i.config.targets.contains(&target) {
+            return None;
         }
         if i.config.kinds.is_empty() || i.config.rate <= 0.0 {
             return None;
@@ -185,7 +222,7 @@ impl Faults {
         let n = i.config.kinds.len();
         let pick = i.rng.gen_range(0..n);
         let k = i.config.kinds[pick];
-        if k.after_write() && !is_write {
+        if (k.after_write() && !is_write) || !k.applies_to(target) {
             return None;
         }
         i.stats.faults_injected += 1;
@@ -229,6 +266,31 @@ impl Faults {
         i.stats.throttled += 1;
         let until = now + chrono::Duration::milliseconds((secs * 1000.0) as i64);
         i.gates.insert(key.to_string(), until);
+    }
+
+    /// Graph's 10,000 requests per app per mailbox in 10 minutes: admit
+    /// and count this request, or say how long until the oldest counted
+    /// request leaves the window (the Retry-After).
+    pub fn count_request(
+        &self,
+        key: (Uuid, Uuid),
+        now: DateTime<Utc>,
+        limit: usize,
+        window: chrono::Duration,
+    ) -> Option<f64> {
+        let mut i = self.inner.lock();
+        let q = i.recent.entry(key).or_default();
+        while q.front().is_some_and(|t| *t <= now - window) {
+            q.pop_front();
+        }
+        if q.len() >= limit {
+            let oldest = *q.front()?;
+            let wait = (oldest + window - now).num_milliseconds().max(1000) as f64 / 1000.0;
+            i.stats.mailbox_request_rejections += 1;
+            return Some(wait.ceil());
+        }
+        q.push_back(now);
+        None
     }
 
     /// Count a 429 that sets no waiting period (a MailboxConcurrency

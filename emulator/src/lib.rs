@@ -54,7 +54,15 @@ pub struct Settings {
     /// How long a `$deltatoken` stays usable before 410 syncStateNotFound.
     pub delta_token_ttl_secs: i64,
     /// Allow `http://` notification URLs for subscriptions (local tests).
+    /// Off by default, as on Graph, which requires HTTPS.
     pub allow_http_notifications: bool,
+    /// How long the validation handshake waits for the app's answer
+    /// (Graph: 10 seconds).
+    pub validation_timeout_ms: u64,
+    /// Graph: 10,000 requests per app per mailbox in a 10-minute window
+    /// ("Outlook service limits"), measured on the emulator's clock.
+    pub mailbox_request_limit: usize,
+    pub mailbox_request_window_secs: i64,
     /// Default page size of calendarView/delta when the client sends no
     /// `Prefer: odata.maxpagesize`.
     pub delta_page_size: usize,
@@ -71,6 +79,9 @@ impl Default for Settings {
             concurrency_retry_after_secs: 1.0,
             delta_token_ttl_secs: 7 * 24 * 3600,
             allow_http_notifications: false,
+            validation_timeout_ms: 10_000,
+            mailbox_request_limit: 10_000,
+            mailbox_request_window_secs: 600,
             delta_page_size: 10,
         }
     }
@@ -107,6 +118,13 @@ impl EmulatorConfig {
             ..Self::default()
         }
     }
+
+    /// Accept `http://` notification URLs (what `--allow-http-notifications`
+    /// does for the binary): for tests whose receiver has no certificate.
+    pub fn allow_http_notifications(mut self) -> Self {
+        self.settings.allow_http_notifications = true;
+        self
+    }
 }
 
 /// Everything the handlers share.
@@ -119,15 +137,37 @@ pub struct Shared {
     pub base_url: String,
     /// Used to deliver change notifications and validation requests.
     pub http: reqwest::Client,
+    /// Wakes the notification delivery task.
+    pub outbox_ready: tokio::sync::Notify,
+    /// Every notification POSTed to an app, for assertions.
+    pub deliveries: Mutex<Vec<graph::subscriptions::DeliveryRecord>>,
 }
 
 impl Shared {
     pub fn settings(&self) -> Settings {
         self.settings.lock().clone()
     }
+
+    /// Append to the request log, which keeps the newest
+    /// [`REQUEST_LOG_CAP`] entries so a long demo run stays small.
+    pub fn log_request(&self, entry: control::LogEntry) {
+        let mut log = self.log.lock();
+        if log.len() >= REQUEST_LOG_CAP {
+            log.drain(..REQUEST_LOG_CAP / 10);
+        }
+        log.push(entry);
+    }
+
+    /// Tell the delivery task that the outbox may hold notifications.
+    pub fn kick_outbox(&self) {
+        self.outbox_ready.notify_one();
+    }
 }
 
 pub type AppState = Arc<Shared>;
+
+/// How many request-log entries are kept.
+pub const REQUEST_LOG_CAP: usize = 50_000;
 
 /// Entry point.
 pub struct Emulator;

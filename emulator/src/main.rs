@@ -62,8 +62,12 @@ async fn main() -> std::io::Result<()> {
             ..Settings::default()
         },
     };
+    let allow_http = config.settings.allow_http_notifications;
     let handle = Emulator::start(config).await?;
     tracing::info!(url = handle.base_url(), "Microsoft emulator listening");
+    if allow_http {
+        tracing::warn!("accepting http:// notification URLs; Microsoft Graph requires https://");
+    }
     if seed == Seed::Demo {
         tracing::info!(
             portal = %format!("{}/portal", handle.base_url()),

@@ -40,12 +40,18 @@ pub async fn start(config: EmulatorConfig) -> std::io::Result<EmulatorHandle> {
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .expect("reqwest client"),
+        outbox_ready: tokio::sync::Notify::new(),
+        deliveries: Mutex::new(Vec::new()),
     });
     if config.seed == Seed::Demo {
         crate::seed::demo(&shared);
     }
     let router = routes(shared.clone());
-    let task = tokio::spawn(accept_loop(listener, router));
+    // One task for both loops, so dropping the handle stops both.
+    let delivery = crate::graph::subscriptions::delivery_loop(shared.clone());
+    let task = tokio::spawn(async move {
+        tokio::join!(accept_loop(listener, router), delivery);
+    });
     Ok(EmulatorHandle::new(shared, addr, task))
 }
 
@@ -59,7 +65,7 @@ fn display_addr(host: &str, addr: SocketAddr) -> String {
 
 pub fn routes(shared: Arc<Shared>) -> Router {
     Router::new()
-        .merge(crate::identity::routes())
+        .merge(crate::identity::routes(shared.clone()))
         .merge(crate::portal::routes())
         .merge(crate::graph::routes())
         .merge(crate::control::routes())

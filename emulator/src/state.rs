@@ -283,6 +283,41 @@ pub struct DeltaPages {
     pub issued_at: DateTime<Utc>,
 }
 
+/// A change-notification subscription (Microsoft Graph: "subscription
+/// resource type").
+#[derive(Debug, Clone, Serialize)]
+pub struct Subscription {
+    pub id: Uuid,
+    pub client_id: Uuid,
+    pub tenant_id: Uuid,
+    /// The signed-in user (delegated) or the app's id (app-only).
+    pub creator_id: String,
+    /// Whose events it watches.
+    pub mailbox: Uuid,
+    /// The resource as the client wrote it.
+    pub resource: String,
+    /// `created`, `updated`, `deleted`, as the client listed them.
+    pub change_types: Vec<String>,
+    pub notification_url: String,
+    pub lifecycle_url: Option<String>,
+    pub client_state: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub latest_tls: String,
+    /// A `reauthorizationRequired` lifecycle event was sent and the app has
+    /// not yet reauthorized (or renewed) the subscription.
+    pub needs_reauthorization: bool,
+}
+
+/// A POST to an app's notification or lifecycle URL, waiting to be sent.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub subscription_id: Uuid,
+    pub url: String,
+    /// `created`/`updated`/`deleted` or the lifecycle event.
+    pub kind: String,
+    pub body: serde_json::Value,
+}
+
 #[derive(Debug, Default)]
 pub struct World {
     pub tenants: Vec<Tenant>,
@@ -303,6 +338,9 @@ pub struct World {
     /// Sign-in flows in progress (the authorize and adminconsent pages).
     pub flows: HashMap<String, Flow>,
     pub seq: u64,
+    pub subscriptions: HashMap<Uuid, Subscription>,
+    /// Notifications waiting for the delivery task.
+    pub outbox: Vec<Delivery>,
 }
 
 impl World {

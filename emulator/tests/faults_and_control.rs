@@ -10,83 +10,45 @@ use emulator::DEMO;
 use emulator::faults::{FaultConfig, FaultKind};
 use serde_json::{Value, json};
 
-async fn staff(emu: &emulator::EmulatorHandle) -> String {
-    let s = DEMO.staff[0];
-    access_token(emu, s.upn, s.password, SCOPES).await
+async fn staff_api(emu: &emulator::EmulatorHandle) -> Api {
+    Api::new(emu, &staff_token(emu).await)
 }
 
 #[tokio::test]
 async fn scripted_429_has_fractional_retry_after_and_early_retries_are_counted() {
     let emu = start().await;
-    let token = staff(&emu).await;
+    let api = staff_api(&emu).await;
     emu.push_faults([FaultKind::TooManyRequests]);
-    let c = http();
-    let url = graph(&emu, "/me/events");
-    let resp = c.get(&url).bearer_auth(&token).send().await.unwrap();
-    assert_eq!(resp.status(), 429);
-    assert_eq!(resp.headers()["retry-after"], "2.128");
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "TooManyRequests");
+    let r = api.get("/me/events").await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("retry-after").as_deref(), Some("2.128"));
+    assert_eq!(r.error_code(), "TooManyRequests");
     // Straight back, before Retry-After: throttled again and counted.
-    assert_eq!(
-        c.get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        429
-    );
+    assert_eq!(api.get("/me/events").await.status, 429);
     assert_eq!(emu.stats().early_retries, 1);
     emu.advance_clock(Duration::milliseconds(2200));
-    assert_eq!(
-        c.get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(api.get("/me/events").await.status, 200);
     assert_eq!(emu.stats().early_retries, 1);
 }
 
 #[tokio::test]
 async fn scripted_503_504_and_dropped_connection() {
     let emu = start().await;
-    let token = staff(&emu).await;
+    let api = staff_api(&emu).await;
     emu.push_faults([
         FaultKind::ServiceUnavailable,
         FaultKind::GatewayTimeout,
         FaultKind::Drop,
     ]);
-    let c = http();
-    let url = graph(&emu, "/me/events");
-    let r = c.get(&url).bearer_auth(&token).send().await.unwrap();
-    assert_eq!(r.status(), 503);
-    assert!(r.headers().contains_key("retry-after"));
-    assert_eq!(
-        c.get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        504
-    );
+    let r = api.get("/me/events").await;
+    assert_eq!(r.status, 503);
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(api.get("/me/events").await.status, 504);
     assert!(
-        c.get(&url).bearer_auth(&token).send().await.is_err(),
+        api.try_get("/me/events").await.is_err(),
         "connection dropped"
     );
-    assert_eq!(
-        c.get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(api.get("/me/events").await.status, 200);
     let log = emu.requests();
     assert!(
         log.iter()
@@ -97,7 +59,7 @@ async fn scripted_503_504_and_dropped_connection() {
 #[tokio::test]
 async fn timeout_fault_holds_the_request() {
     let emu = start().await;
-    let token = staff(&emu).await;
+    let token = staff_token(&emu).await;
     emu.set_faults(FaultConfig {
         timeout_ms: 5_000,
         ..FaultConfig::default()
@@ -119,109 +81,65 @@ async fn timeout_fault_holds_the_request() {
 #[tokio::test]
 async fn lost_answer_applies_the_write_and_transaction_id_saves_the_retry() {
     let emu = start().await;
-    let token = staff(&emu).await;
+    let api = staff_api(&emu).await;
     let mut body = event_body("Booking 7", "2030-05-01T10:00:00", "2030-05-01T11:00:00");
     body["transactionId"] = json!("booking-7");
     emu.push_faults([FaultKind::LostAnswer504]);
-    let c = http();
-    let r = c
-        .post(graph(&emu, "/me/events"))
-        .bearer_auth(&token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 504);
+    assert_eq!(api.post("/me/events", &body).await.status, 504);
     assert_eq!(emu.events(DEMO.staff[0].upn).len(), 1, "the write happened");
     emu.push_faults([FaultKind::LostAnswerDrop]);
-    assert!(
-        c.post(graph(&emu, "/me/events"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .is_err()
-    );
-    let r = c
-        .post(graph(&emu, "/me/events"))
-        .bearer_auth(&token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    let post = api
+        .try_send(reqwest::Method::POST, "/me/events", Some(&body), &[])
+        .await;
+    assert!(post.is_err(), "connection dropped after the write");
+    assert_eq!(api.post("/me/events", &body).await.status, 201);
     assert_eq!(emu.events(DEMO.staff[0].upn).len(), 1, "no duplicate");
 }
 
 #[tokio::test]
 async fn random_fault_rate_is_reproducible_and_bounded() {
     let emu = start().await;
-    let token = staff(&emu).await;
+    let api = staff_api(&emu).await;
     emu.set_faults(FaultConfig {
         rate: 0.5,
         kinds: vec![FaultKind::GatewayTimeout],
         seed: Some(7),
         ..FaultConfig::default()
     });
-    let c = http();
     let mut failures = 0;
     for _ in 0..40 {
-        if c.get(graph(&emu, "/me/events"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            == 504
-        {
+        if api.get("/me/events").await.status == 504 {
             failures += 1;
         }
     }
     assert!((8..=32).contains(&failures), "{failures} of 40");
     emu.clear_faults();
-    assert_eq!(
-        c.get(graph(&emu, "/me/events"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(api.get("/me/events").await.status, 200);
 }
 
 #[tokio::test]
 async fn more_than_four_concurrent_requests_per_mailbox_get_mailbox_concurrency_429() {
     let emu = start().await;
-    let token = staff(&emu).await;
+    let api = std::sync::Arc::new(staff_api(&emu).await);
     emu.set_faults(FaultConfig {
         latency_ms: 400,
         ..FaultConfig::default()
     });
     let mut tasks = vec![];
     for _ in 0..6 {
-        let url = graph(&emu, "/me/events");
-        let token = token.clone();
-        tasks.push(tokio::spawn(async move {
-            let r = http().get(url).bearer_auth(token).send().await.unwrap();
-            let status = r.status().as_u16();
-            (status, r.json::<Value>().await.unwrap())
-        }));
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move { api.get("/me/events").await }));
     }
     let mut throttled = 0;
     for t in tasks {
-        let (status, body) = t.await.unwrap();
-        if status == 429 {
+        let r = t.await.unwrap();
+        if r.status == 429 {
             throttled += 1;
-            assert_eq!(body["error"]["code"], "ApplicationThrottled");
-            assert!(
-                body["error"]["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains("MailboxConcurrency")
-            );
+            assert_eq!(r.error_code(), "ApplicationThrottled");
+            let message = r.body["error"]["message"].as_str().unwrap();
+            assert!(message.contains("MailboxConcurrency"), "{message}");
         } else {
-            assert_eq!(status, 200);
+            assert_eq!(r.status, 200);
         }
     }
     assert_eq!(throttled, 2);
@@ -229,11 +147,19 @@ async fn more_than_four_concurrent_requests_per_mailbox_get_mailbox_concurrency_
     assert_eq!(emu.stats().concurrency_rejections, 2);
 }
 
+fn statuses(r: &Reply) -> Vec<u64> {
+    r.body["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["status"].as_u64().unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn batch_runs_sub_requests_and_each_counts_against_the_mailbox_limit() {
     let emu = start().await;
-    let token = staff(&emu).await;
-    let c = http();
+    let api = staff_api(&emu).await;
     let requests: Vec<Value> = (0..3)
         .map(|i| {
             json!({"id": i.to_string(), "method": "POST", "url": "/me/events",
@@ -241,23 +167,8 @@ async fn batch_runs_sub_requests_and_each_counts_against_the_mailbox_limit() {
             "body": event_body(&format!("b{i}"), "2030-05-01T10:00:00", "2030-05-01T11:00:00")})
         })
         .collect();
-    let out: Value = c
-        .post(graph(&emu, "/$batch"))
-        .bearer_auth(&token)
-        .json(&json!({"requests": requests}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let statuses: Vec<u64> = out["responses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["status"].as_u64().unwrap())
-        .collect();
-    assert_eq!(statuses, [201, 201, 201]);
+    let r = api.post("/$batch", &json!({"requests": requests})).await;
+    assert_eq!(statuses(&r), [201, 201, 201]);
     assert_eq!(emu.events(DEMO.staff[0].upn).len(), 3);
 
     emu.set_faults(FaultConfig {
@@ -267,35 +178,15 @@ async fn batch_runs_sub_requests_and_each_counts_against_the_mailbox_limit() {
     let requests: Vec<Value> = (0..6)
         .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/me/events"}))
         .collect();
-    let out: Value = c
-        .post(graph(&emu, "/$batch"))
-        .bearer_auth(&token)
-        .json(&json!({"requests": requests}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let throttled = out["responses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["status"] == 429)
-        .count();
+    let r = api.post("/$batch", &json!({"requests": requests})).await;
+    let throttled = statuses(&r).iter().filter(|s| **s == 429).count();
     assert_eq!(throttled, 2);
 
     let too_many: Vec<Value> = (0..21)
         .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/me"}))
         .collect();
-    let r = c
-        .post(graph(&emu, "/$batch"))
-        .bearer_auth(&token)
-        .json(&json!({"requests": too_many}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    let r = api.post("/$batch", &json!({"requests": too_many})).await;
+    assert_eq!(r.status, 400);
 }
 
 #[tokio::test]
@@ -428,7 +319,7 @@ async fn control_api_over_http() {
 #[tokio::test]
 async fn request_log_records_graph_calls_without_tokens() {
     let emu = start().await;
-    let token = staff(&emu).await;
+    let token = staff_token(&emu).await;
     emu.clear_requests();
     http()
         .get(graph(&emu, "/me/events?$top=5"))

@@ -23,18 +23,7 @@ async fn sign_in_and_consent_redirects_with_code_and_state() {
     assert!(html.contains("name=\"loginfmt\"") && html.contains("Calbridge"));
     let flow = flow_id(&html);
     let s = DEMO.staff[0];
-    let consent = step(
-        &b,
-        &emu,
-        "organizations",
-        &[
-            ("flow", &flow),
-            ("action", "signin"),
-            ("loginfmt", s.upn),
-            ("passwd", s.password),
-        ],
-    )
-    .await;
+    let consent = sign_in_step(&b, &emu, "organizations", &flow, s.upn, s.password).await;
     let html = consent.text().await.unwrap();
     for scope in ["offline_access", "Calendars.ReadWrite", "User.Read"] {
         assert!(
@@ -42,13 +31,7 @@ async fn sign_in_and_consent_redirects_with_code_and_state() {
             "consent lists {scope}"
         );
     }
-    let resp = step(
-        &b,
-        &emu,
-        "organizations",
-        &[("flow", &flow), ("action", "accept")],
-    )
-    .await;
+    let resp = flow_action(&b, &emu, "organizations", &flow, "accept").await;
     assert_eq!(resp.status(), 302);
     let loc = location(&resp);
     assert!(loc.starts_with(REDIRECT));
@@ -91,27 +74,10 @@ async fn cancel_on_consent_returns_access_denied_65004() {
         &challenge,
     );
     let b = browser();
-    let flow = flow_id(&b.get(&url).send().await.unwrap().text().await.unwrap());
+    let flow = open_flow(&b, &url).await;
     let s = DEMO.staff[1];
-    step(
-        &b,
-        &emu,
-        "organizations",
-        &[
-            ("flow", &flow),
-            ("action", "signin"),
-            ("loginfmt", s.upn),
-            ("passwd", s.password),
-        ],
-    )
-    .await;
-    let resp = step(
-        &b,
-        &emu,
-        "organizations",
-        &[("flow", &flow), ("action", "cancel")],
-    )
-    .await;
+    sign_in_step(&b, &emu, "organizations", &flow, s.upn, s.password).await;
+    let resp = flow_action(&b, &emu, "organizations", &flow, "cancel").await;
     let q = query(&location(&resp));
     assert_eq!(q["error"], "access_denied");
     assert!(q["error_description"].starts_with("AADSTS65004:"));
@@ -238,19 +204,8 @@ async fn wrong_password_stays_on_sign_in_page_with_50126() {
         &pkce().1,
     );
     let b = browser();
-    let flow = flow_id(&b.get(&url).send().await.unwrap().text().await.unwrap());
-    let resp = step(
-        &b,
-        &emu,
-        "organizations",
-        &[
-            ("flow", &flow),
-            ("action", "signin"),
-            ("loginfmt", DEMO.staff[0].upn),
-            ("passwd", "nope"),
-        ],
-    )
-    .await;
+    let flow = open_flow(&b, &url).await;
+    let resp = sign_in_step(&b, &emu, "organizations", &flow, DEMO.staff[0].upn, "nope").await;
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("AADSTS50126"));
 }
@@ -267,20 +222,9 @@ async fn personal_account_cannot_sign_in_to_org_only_app_50020() {
         &pkce().1,
     );
     let b = browser();
-    let flow = flow_id(&b.get(&url).send().await.unwrap().text().await.unwrap());
+    let flow = open_flow(&b, &url).await;
     let p = DEMO.personal;
-    let resp = step(
-        &b,
-        &emu,
-        "common",
-        &[
-            ("flow", &flow),
-            ("action", "signin"),
-            ("loginfmt", p.upn),
-            ("passwd", p.password),
-        ],
-    )
-    .await;
+    let resp = sign_in_step(&b, &emu, "common", &flow, p.upn, p.password).await;
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("AADSTS50020"));
 }
@@ -375,28 +319,11 @@ async fn tenant_requiring_admin_consent_sends_user_back_with_65001() {
         &pkce().1,
     );
     let b = browser();
-    let flow = flow_id(&b.get(&url).send().await.unwrap().text().await.unwrap());
+    let flow = open_flow(&b, &url).await;
     let s = DEMO.staff[0];
-    let page = step(
-        &b,
-        &emu,
-        "organizations",
-        &[
-            ("flow", &flow),
-            ("action", "signin"),
-            ("loginfmt", s.upn),
-            ("passwd", s.password),
-        ],
-    )
-    .await;
+    let page = sign_in_step(&b, &emu, "organizations", &flow, s.upn, s.password).await;
     assert!(page.text().await.unwrap().contains("Need admin approval"));
-    let resp = step(
-        &b,
-        &emu,
-        "organizations",
-        &[("flow", &flow), ("action", "back")],
-    )
-    .await;
+    let resp = flow_action(&b, &emu, "organizations", &flow, "back").await;
     let q = query(&location(&resp));
     assert_eq!(q["error"], "consent_required");
     assert!(q["error_description"].starts_with("AADSTS65001:"));
@@ -416,45 +343,17 @@ async fn admin_consent_endpoint_grants_for_the_whole_tenant() {
     );
     let b = browser();
     // A staff member is not an admin: refused.
-    let flow = flow_id(&b.get(&url).send().await.unwrap().text().await.unwrap());
+    let flow = open_flow(&b, &url).await;
     let s = DEMO.staff[0];
-    let resp = step(
-        &b,
-        &emu,
-        "organizations",
-        &[
-            ("flow", &flow),
-            ("action", "signin"),
-            ("loginfmt", s.upn),
-            ("passwd", s.password),
-        ],
-    )
-    .await;
+    let resp = sign_in_step(&b, &emu, "organizations", &flow, s.upn, s.password).await;
     assert!(resp.text().await.unwrap().contains("AADSTS90094"));
     // The IT admin accepts.
     let a = DEMO.it_admin;
     let b = browser();
-    let flow = flow_id(&b.get(&url).send().await.unwrap().text().await.unwrap());
-    let page = step(
-        &b,
-        &emu,
-        "organizations",
-        &[
-            ("flow", &flow),
-            ("action", "signin"),
-            ("loginfmt", a.upn),
-            ("passwd", a.password),
-        ],
-    )
-    .await;
+    let flow = open_flow(&b, &url).await;
+    let page = sign_in_step(&b, &emu, "organizations", &flow, a.upn, a.password).await;
     assert!(page.text().await.unwrap().contains("Permissions requested"));
-    let resp = step(
-        &b,
-        &emu,
-        "organizations",
-        &[("flow", &flow), ("action", "accept")],
-    )
-    .await;
+    let resp = flow_action(&b, &emu, "organizations", &flow, "accept").await;
     let q = query(&location(&resp));
     assert_eq!(q["admin_consent"], "True");
     assert_eq!(q["tenant"], DEMO.tenant_id.to_string());

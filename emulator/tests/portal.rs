@@ -184,19 +184,8 @@ async fn consent_setting_in_portal_requires_admin_consent() {
         &pkce().1,
     );
     let b = browser();
-    let flow = flow_id(&b.get(&url).send().await.unwrap().text().await.unwrap());
+    let flow = open_flow(&b, &url).await;
     let s = DEMO.staff[0];
-    let page = step(
-        &b,
-        &emu,
-        "organizations",
-        &[
-            ("flow", &flow),
-            ("action", "signin"),
-            ("loginfmt", s.upn),
-            ("passwd", s.password),
-        ],
-    )
-    .await;
+    let page = sign_in_step(&b, &emu, "organizations", &flow, s.upn, s.password).await;
     assert!(page.text().await.unwrap().contains("Need admin approval"));
 }

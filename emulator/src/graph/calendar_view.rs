@@ -123,15 +123,14 @@ fn render_instances(
 }
 
 /// Everything in a mailbox's calendar overlapping the window, by start.
-pub fn view_items(
-    world: &World,
+pub fn view_items<'a>(
+    events: impl IntoIterator<Item = &'a Event>,
     owner: &User,
     zone: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Vec<Value> {
-    let mut items: Vec<Value> = world
-        .mailbox_events(owner.id)
+    let mut items: Vec<Value> = events
         .into_iter()
         .flat_map(|e| render_instances(e, owner, zone, from, to))
         .collect();
@@ -206,7 +205,16 @@ pub fn view(
     check_calendar(p, m, false)?;
     let (from, to) = window(req)?;
     let zone = output_zone(req)?;
-    let items = view_items(&s.world.lock(), m, &zone, from, to);
+    // Copy the events out so that rendering does not hold the world lock.
+    let events: Vec<Event> = s
+        .world
+        .lock()
+        .mailbox_events(m.id)
+        .into_iter()
+        .cloned()
+        .collect();
+    let items = view_items(&events, m, &zone, from, to);
+    let items = super::query::apply(req, items)?;
     Ok(page_of(s, req, items, "Collection(event)"))
 }
 
@@ -248,7 +256,7 @@ pub fn delta(
         next_round(&world, items, st, now)
     } else {
         let (from, to) = window(req)?;
-        let items = view_items(&world, m, &zone, from, to);
+        let items = view_items(world.mailbox_events(m.id), m, &zone, from, to);
         let st = DeltaState {
             mailbox: m.id,
             window_start: from,

@@ -313,6 +313,7 @@ pub fn create_event(
     apply(&mut ev, body)?;
     ev.seq = world.next_seq();
     world.events.insert(ev.id.clone(), ev.clone());
+    super::subscriptions::changed(world, now, &ev, "created");
     Ok((true, ev))
 }
 
@@ -345,12 +346,19 @@ pub fn update_event(
     ev.change_key = random_token(12);
     ev.seq = world.next_seq();
     world.events.insert(ev.id.clone(), ev.clone());
+    super::subscriptions::changed(world, now, &ev, "updated");
     Ok(ev)
 }
 
-pub fn delete_event(world: &mut World, mailbox: &User, id: &str) -> Result<(), GraphError> {
+pub fn delete_event(
+    world: &mut World,
+    now: DateTime<Utc>,
+    mailbox: &User,
+    id: &str,
+) -> Result<(), GraphError> {
     let ev = find(world, mailbox, id)?.clone();
     world.events.remove(id);
+    super::subscriptions::changed(world, now, &ev, "deleted");
     let seq = world.next_seq();
     world
         .tombstones
@@ -369,12 +377,16 @@ pub fn collection(
     match req.method {
         Method::GET => {
             check_calendar(p, m, false)?;
-            let world = s.world.lock();
-            let items: Vec<Value> = world
+            // Copy the events out so that rendering does not hold the lock.
+            let events: Vec<Event> = s
+                .world
+                .lock()
                 .mailbox_events(m.id)
                 .into_iter()
-                .map(|e| render(e, m, &zone))
+                .cloned()
                 .collect();
+            let items: Vec<Value> = events.iter().map(|e| render(e, m, &zone)).collect();
+            let items = super::query::apply(req, items)?;
             Ok(super::calendar_view::page_of(s, req, items, "events"))
         }
         Method::POST => {
@@ -411,7 +423,8 @@ pub fn item(
     match req.method {
         Method::GET => {
             let ev = find(&world, m, id)?;
-            Ok(Json(render(ev, m, &zone)).into_response())
+            let v = super::query::select_one(req, render(ev, m, &zone))?;
+            Ok(Json(v).into_response())
         }
         Method::PATCH => {
             let body = req.json_body()?;
@@ -419,7 +432,7 @@ pub fn item(
             Ok(Json(render(&ev, m, &zone)).into_response())
         }
         Method::DELETE => {
-            delete_event(&mut world, m, id)?;
+            delete_event(&mut world, now, m, id)?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         _ => Err(method_not_allowed()),

@@ -14,8 +14,10 @@ pub mod errors;
 pub mod events;
 pub mod places;
 pub mod profile;
+pub mod query;
 pub mod recurrence;
 pub mod schedule;
+pub mod subscriptions;
 
 use std::collections::HashMap;
 
@@ -99,6 +101,18 @@ pub enum Resource {
     GetSchedule,
     Calendar,
     Rooms,
+    Subscriptions,
+    Subscription(String),
+    SubscriptionReauthorize(String),
+}
+
+impl Resource {
+    fn is_subscription(&self) -> bool {
+        matches!(
+            self,
+            Self::Subscriptions | Self::Subscription(_) | Self::SubscriptionReauthorize(_)
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +142,18 @@ pub fn parse_route(path: &str) -> Result<Route, GraphError> {
         )
     };
     let seg = |i: usize| segs.get(i).map(|s| s.to_ascii_lowercase());
+    if seg(0).as_deref() == Some("subscriptions") {
+        let resource = match (segs.len(), seg(2).as_deref()) {
+            (1, _) => Resource::Subscriptions,
+            (2, _) => Resource::Subscription(segs[1].clone()),
+            (3, Some("reauthorize")) => Resource::SubscriptionReauthorize(segs[1].clone()),
+            _ => return Err(unknown()),
+        };
+        return Ok(Route {
+            mailbox: None,
+            resource,
+        });
+    }
     let (mailbox, rest) = match seg(0).as_deref() {
         Some("me") => (Some(None), &segs[1..]),
         Some("users") if segs.len() >= 2 => (Some(Some(segs[1].clone())), &segs[2..]),
@@ -181,7 +207,7 @@ pub async fn run(s: AppState, req: GraphRequest, in_batch: bool) -> Response {
     if resp.extensions().get::<DropConnection>().is_some() {
         entry.status = 0;
     }
-    s.log.lock().push(entry);
+    s.log_request(entry);
     resp
 }
 
@@ -209,6 +235,24 @@ async fn pipeline(s: &AppState, req: &GraphRequest, ctx: &Ctx, log: &mut LogEntr
         log.fault = Some("early_retry".into());
         return GraphError::throttled("TooManyRequests", "Please retry again later.", wait)
             .render(ctx);
+    }
+    if let Some(m) = &mailbox {
+        let settings = s.settings();
+        if let Some(wait) = s.faults.count_request(
+            (principal.client_id, m.id),
+            now,
+            settings.mailbox_request_limit,
+            chrono::Duration::seconds(settings.mailbox_request_window_secs),
+        ) {
+            log.fault = Some("MailboxRequests".into());
+            s.faults.throttled(&key, now, wait);
+            return GraphError::throttled(
+                "ApplicationThrottled",
+                "Application is over its MailboxRequests limit.",
+                wait,
+            )
+            .render(ctx);
+        }
     }
     let fault = s.faults.draw(Target::Graph, req.is_write());
     if let Some(k) = fault
@@ -243,7 +287,17 @@ async fn pipeline(s: &AppState, req: &GraphRequest, ctx: &Ctx, log: &mut LogEntr
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let resp = dispatch(s, req, ctx, &principal, &route, mailbox.as_ref());
+    let resp = if route.resource.is_subscription() {
+        match subscriptions::handle(s, req, &principal, &route.resource).await {
+            Ok(r) => ctx.stamp(r),
+            Err(e) => e.render(ctx),
+        }
+    } else {
+        dispatch(s, req, ctx, &principal, &route, mailbox.as_ref())
+    };
+    if req.is_write() {
+        s.kick_outbox();
+    }
     match fault {
         Some(k) if resp.status().is_success() => {
             log.fault = Some(format!("{k:?}"));

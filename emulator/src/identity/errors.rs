@@ -62,6 +62,18 @@ impl AadError {
         now: DateTime<Utc>,
         correlation: Option<Uuid>,
     ) -> Response {
+        let status = self.status();
+        self.into_json_with_status(status, base_url, now, correlation)
+    }
+
+    /// The same body with another status (injected 429/500/503 faults).
+    pub fn into_json_with_status(
+        self,
+        status: StatusCode,
+        base_url: &str,
+        now: DateTime<Utc>,
+        correlation: Option<Uuid>,
+    ) -> Response {
         let trace = Uuid::new_v4();
         let correlation = correlation.unwrap_or_else(Uuid::new_v4);
         let body = json!({
@@ -73,7 +85,7 @@ impl AadError {
             "correlation_id": correlation,
             "error_uri": format!("{base_url}/error?code={}", self.code),
         });
-        let mut resp = (self.status(), Json(body)).into_response();
+        let mut resp = (status, Json(body)).into_response();
         let headers = resp.headers_mut();
         headers.insert("cache-control", "no-store, no-cache".parse().unwrap());
         headers.insert("pragma", "no-cache".parse().unwrap());

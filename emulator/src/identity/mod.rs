@@ -4,6 +4,7 @@
 
 pub mod authorize;
 pub mod errors;
+pub mod observe;
 pub mod scopes;
 pub mod token;
 
@@ -16,13 +17,19 @@ use crate::AppState;
 use crate::state::{AccountKind, AppRegistration, CONSUMERS_TENANT, SignInAudience, User, World};
 use errors::AadError;
 
-pub fn routes() -> Router<AppState> {
+/// The identity routes, each logged (and the token endpoint open to
+/// injected faults) by [`observe::observe`].
+pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/authorize", get(authorize::authorize))
         .route("/{tenant}/v2.0/adminconsent", get(authorize::admin_consent))
         .route("/{tenant}/login", post(authorize::login_step))
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))
         .route("/error", get(authorize::error_lookup))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            observe::observe,
+        ))
 }
 
 /// The first path segment of a request: who may sign in.
