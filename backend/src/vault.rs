@@ -31,12 +31,18 @@ const NONCE_LEN: usize = 12;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     ClientSecret,
+    /// A calendar connection's Graph access token.
+    AccessToken,
+    /// A calendar connection's refresh token.
+    RefreshToken,
 }
 
 impl Purpose {
     fn label(self) -> &'static str {
         match self {
             Purpose::ClientSecret => "integration.client_secret",
+            Purpose::AccessToken => "calendar_connections.access_token",
+            Purpose::RefreshToken => "calendar_connections.refresh_token",
         }
     }
 }
