@@ -20,6 +20,7 @@ use crate::components::nav::Nav;
 use crate::components::session::SessionActions;
 use crate::pages::{
     AppointmentsPage, HomePage, IntegrationsPage, LoginPage, LogoutPage, NotFound, SpacesPage,
+    StaffSyncPage,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -74,6 +75,11 @@ pub fn App() -> impl IntoView {
                         // Guarded pages render only after the role check
                         // has finished, so the response can carry its
                         // 302 (sign in) or 403 status.
+                        <Route
+                            path=path!("/staff/sync")
+                            view=StaffSyncPage
+                            ssr=SsrMode::Async
+                        />
                         <Route
                             path=path!("/admin/integrations")
                             view=IntegrationsPage

@@ -23,6 +23,7 @@ pub async fn rotate_all(
     if integration::store::reseal_secret(&txn, vault).await? {
         report.resealed += 1;
     }
+    report.resealed += crate::connections::reseal_tokens(&txn, vault).await?;
     txn.commit().await?;
     Ok(report)
 }

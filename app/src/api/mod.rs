@@ -6,3 +6,4 @@ pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod guard;
 pub mod integrations;
+pub mod outlook;

@@ -6,6 +6,7 @@ mod integrations;
 mod login;
 mod logout;
 mod spaces;
+mod staff_sync;
 mod status;
 
 pub use appointments::AppointmentsPage;
@@ -14,4 +15,5 @@ pub use integrations::IntegrationsPage;
 pub use login::LoginPage;
 pub use logout::LogoutPage;
 pub use spaces::SpacesPage;
+pub use staff_sync::StaffSyncPage;
 pub use status::{Forbidden, NotFound};
