@@ -32,6 +32,7 @@ on_both_databases!(
     never_more_than_four_requests_in_flight_per_mailbox,
     two_workers_never_run_one_job_twice,
     disconnect_erases_tokens_and_pauses_jobs_but_leaves_events,
+    disconnect_everything_revokes_every_connection_and_stops_all_jobs,
 );
 
 fn subject(e: &Value) -> &str {
@@ -381,4 +382,50 @@ async fn disconnect_erases_tokens_and_pauses_jobs_but_leaves_events(db: Database
     assert_eq!(waiting[0].status, "paused");
     assert_eq!(env.emu.events(SAM).len(), 1, "events in Outlook must stay");
     assert!(format!("{after:?}").contains("has_tokens: false"));
+}
+
+async fn disconnect_everything_revokes_every_connection_and_stops_all_jobs(db: DatabaseConnection) {
+    let env = env(db).await;
+    connect(&env.backend, env.staff_id, SAM).await;
+    let alex = staff_member(&env.backend, "alex@calbridge.test").await;
+    connect(&env.backend, alex, ALEX).await;
+    book(&env.backend, env.staff_id, "Ada", t(30)).await;
+    book(&env.backend, alex, "Alan", t(30)).await;
+    worker(&env, "w").run_once().await;
+    book(&env.backend, env.staff_id, "Grace", t(31)).await;
+    book(&env.backend, alex, "Edsger", t(31)).await;
+
+    let admin = backend::accounts::create_user(
+        &env.backend.db,
+        backend::accounts::NewUser {
+            email: "admin@calbridge.test",
+            display_name: "Admin",
+            role: backend::accounts::Role::Admin,
+            password: "calbridge-admin-pass",
+        },
+    )
+    .await
+    .unwrap();
+    let report = backend::integration::disconnect_everything(&env.backend.db, &admin)
+        .await
+        .unwrap();
+    assert_eq!(report.connections_revoked, 2);
+    let rows = calendar_connection::Entity::find().all(&env.backend.db).await.unwrap();
+    assert!(rows.iter().all(|r| r.status == "revoked"
+        && r.access_token_sealed.is_none()
+        && r.refresh_token_sealed.is_none()));
+    let waiting: Vec<_> = jobs(&env.backend).await.into_iter().filter(|j| j.status != "done").collect();
+    assert_eq!(waiting.len(), 2);
+    assert!(waiting.iter().all(|j| j.status == "paused"));
+    assert_eq!(worker(&env, "w").run_once().await, 0);
+    // Events already written stay in Outlook.
+    assert_eq!(env.emu.events(SAM).len(), 1);
+    assert_eq!(env.emu.events(ALEX).len(), 1);
+    // And nobody can connect until the settings are saved again.
+    assert!(
+        connections::active_registration(&env.backend.db, &env.backend.vault, &env.backend.settings)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
