@@ -27,6 +27,8 @@ pub enum CallFailure {
     Permanent(String),
     /// Graph says the item is not there.
     NotFound,
+    /// 410: a delta token expired; read everything again.
+    Gone,
 }
 
 pub enum Op<'a> {
@@ -81,6 +83,7 @@ pub async fn call(
                 )));
             }
             Err(GraphError::NotFound { .. }) => return Err(CallFailure::NotFound),
+            Err(GraphError::Gone { .. }) => return Err(CallFailure::Gone),
             Err(GraphError::Throttled {
                 status,
                 code,

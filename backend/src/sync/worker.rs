@@ -140,7 +140,7 @@ impl Worker {
             Outcome::Failed(CallFailure::Permanent(msg)) => {
                 outbox::mark_failed(db, job.id, &self.name, msg, Retry::Never, now).await
             }
-            Outcome::Failed(CallFailure::NotFound) => {
+            Outcome::Failed(CallFailure::NotFound | CallFailure::Gone) => {
                 outbox::mark_failed(
                     db,
                     job.id,
