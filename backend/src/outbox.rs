@@ -76,7 +76,11 @@ pub async fn claim_batch(
 }
 
 /// The appointment sync's job kinds.
-pub const APPOINTMENT_KINDS: [&str; 3] = [APPOINTMENT_CREATED, APPOINTMENT_MOVED, APPOINTMENT_CANCELLED];
+pub const APPOINTMENT_KINDS: [&str; 3] = [
+    APPOINTMENT_CREATED,
+    APPOINTMENT_MOVED,
+    APPOINTMENT_CANCELLED,
+];
 
 /// Claims up to `limit` due jobs of `kinds` (all kinds when empty) for
 /// `worker` until `now + lease`: pending, `run_after` reached, and not

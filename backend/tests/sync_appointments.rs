@@ -66,7 +66,10 @@ async fn create_move_cancel_reach_the_mailbox(db: DatabaseConnection) {
     assert_eq!(subject(e), "Appointment: Ada Lovelace");
     let expected_start = start.format("%Y-%m-%dT%H:%M:%S").to_string();
     assert!(
-        e["start"]["dateTime"].as_str().unwrap().starts_with(&expected_start),
+        e["start"]["dateTime"]
+            .as_str()
+            .unwrap()
+            .starts_with(&expected_start),
         "{e}"
     );
     assert_eq!(e["transactionId"], transaction_id(PUBLIC_URL, id));
@@ -76,7 +79,10 @@ async fn create_move_cancel_reach_the_mailbox(db: DatabaseConnection) {
     let link = link_of(&env, id).await.expect("link stored");
     assert_eq!(link.graph_event_id, e["id"].as_str().unwrap());
     let job = &jobs(&env.backend).await[0];
-    assert_eq!((job.status.as_str(), job.last_error.as_deref()), ("done", None));
+    assert_eq!(
+        (job.status.as_str(), job.last_error.as_deref()),
+        ("done", None)
+    );
 
     // Moved: the same event, new times.
     let later = t(50);
@@ -86,7 +92,12 @@ async fn create_move_cancel_reach_the_mailbox(db: DatabaseConnection) {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["id"], e["id"]);
     let later_text = later.format("%Y-%m-%dT%H:%M:%S").to_string();
-    assert!(events[0]["start"]["dateTime"].as_str().unwrap().starts_with(&later_text));
+    assert!(
+        events[0]["start"]["dateTime"]
+            .as_str()
+            .unwrap()
+            .starts_with(&later_text)
+    );
 
     // Cancelled: gone from Outlook, link removed.
     cancel(&env.backend, id).await;
@@ -109,7 +120,12 @@ async fn without_a_connection_the_job_is_done_with_a_note(db: DatabaseConnection
     assert_eq!(worker(&env, "w").run_once().await, 1);
     let job = &jobs(&env.backend).await[0];
     assert_eq!(job.status, "done");
-    assert!(job.last_error.as_deref().unwrap().contains("no Outlook calendar connected"));
+    assert!(
+        job.last_error
+            .as_deref()
+            .unwrap()
+            .contains("no Outlook calendar connected")
+    );
     assert!(env.emu.all_events().values().all(|v| v.is_empty()));
 }
 
@@ -131,7 +147,11 @@ async fn a_replay_after_a_crash_never_duplicates(db: DatabaseConnection) {
     .await
     .unwrap();
     assert_eq!(claimed.len(), 1);
-    assert_eq!(worker(&env, "w").run_once().await, 0, "the lease still holds");
+    assert_eq!(
+        worker(&env, "w").run_once().await,
+        0,
+        "the lease still holds"
+    );
     let mut lease: backend::entities::outbox::ActiveModel = claimed[0].clone().into();
     lease.claimed_until = Set(Some(Utc::now() - TimeDelta::minutes(1)));
     lease.update(&env.backend.db).await.unwrap();
@@ -145,12 +165,20 @@ async fn a_replay_after_a_crash_never_duplicates(db: DatabaseConnection) {
         .unwrap();
     let mut body = backend::sync::appointments::event_body(&appt);
     body["transactionId"] = transaction_id(PUBLIC_URL, id).into();
-    env.backend.graph.create_event(&token.token, &body).await.unwrap();
+    env.backend
+        .graph
+        .create_event(&token.token, &body)
+        .await
+        .unwrap();
     assert_eq!(env.emu.events(SAM).len(), 1);
 
     assert_eq!(worker(&env, "w").run_once().await, 1);
     let events = env.emu.events(SAM);
-    assert_eq!(events.len(), 1, "the replay made a second event: {events:?}");
+    assert_eq!(
+        events.len(),
+        1,
+        "the replay made a second event: {events:?}"
+    );
     let link = link_of(&env, id).await.expect("link stored by the replay");
     assert_eq!(link.graph_event_id, events[0]["id"].as_str().unwrap());
 
@@ -182,14 +210,23 @@ async fn retry_after_is_honoured_and_the_job_is_not_lost(db: DatabaseConnection)
     }
     let waited = started.elapsed();
     while jobs(&env.backend).await[0].status != "done" {
-        assert!(started.elapsed() < Duration::from_secs(20), "never marked done");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never marked done"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     running.abort();
-    assert!(waited >= Duration::from_millis(2128), "retried after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(2128),
+        "retried after {waited:?}"
+    );
     let stats = env.emu.stats();
     assert_eq!(stats.throttled, 1);
-    assert_eq!(stats.early_retries, 0, "a request came back before Retry-After");
+    assert_eq!(
+        stats.early_retries, 0,
+        "a request came back before Retry-After"
+    );
     assert_eq!(env.emu.events(SAM).len(), 1);
     let job = &jobs(&env.backend).await[0];
     assert_eq!((job.status.as_str(), job.attempts), ("done", 2));
@@ -232,7 +269,10 @@ async fn an_expired_token_is_refreshed_once_and_rotated(db: DatabaseConnection) 
     assert_eq!(tokens_issued(&env.emu, SAM), issued + 1);
     let after = connection(&env.backend, c.id).await;
     assert_eq!(after.token_version, c.token_version + 1);
-    assert_ne!(after.refresh_token_sealed, c.refresh_token_sealed, "rotated token not stored");
+    assert_ne!(
+        after.refresh_token_sealed, c.refresh_token_sealed,
+        "rotated token not stored"
+    );
     assert!(after.refresh_lease_by.is_none());
 }
 
@@ -244,7 +284,8 @@ async fn two_workers_refreshing_at_once_make_one_token_request(db: DatabaseConne
     row.update(&env.backend.db).await.unwrap();
     // Strict rotation: a second refresh with the same (now revoked)
     // refresh token would fail, so two refreshes could not both succeed.
-    env.emu.update_settings(|s| s.strict_refresh_rotation = true);
+    env.emu
+        .update_settings(|s| s.strict_refresh_rotation = true);
     let issued = tokens_issued(&env.emu, SAM);
     // Two "processes": separate Backends on the same database.
     let other = backend::Backend::new(
@@ -269,9 +310,16 @@ async fn two_workers_refreshing_at_once_make_one_token_request(db: DatabaseConne
         secrecy::ExposeSecret::expose_secret(&a.token),
         secrecy::ExposeSecret::expose_secret(&b.token)
     );
-    assert_eq!(tokens_issued(&env.emu, SAM), issued + 1, "more than one refresh");
+    assert_eq!(
+        tokens_issued(&env.emu, SAM),
+        issued + 1,
+        "more than one refresh"
+    );
     let after = connection(&env.backend, c.id).await;
-    assert_eq!((after.status.as_str(), after.token_version), ("active", c.token_version + 1));
+    assert_eq!(
+        (after.status.as_str(), after.token_version),
+        ("active", c.token_version + 1)
+    );
 }
 
 async fn a_revoked_grant_pauses_until_the_staff_member_reconnects(db: DatabaseConnection) {
@@ -288,8 +336,17 @@ async fn a_revoked_grant_pauses_until_the_staff_member_reconnects(db: DatabaseCo
     worker(&env, "w").run_once().await;
     let after = connection(&env.backend, c.id).await;
     assert_eq!(after.status, "needs_reauthorization");
-    assert!(after.last_error.as_deref().unwrap().contains("AADSTS50173"), "{:?}", after.last_error);
-    assert!(jobs(&env.backend).await.iter().all(|j| j.status == "paused"));
+    assert!(
+        after.last_error.as_deref().unwrap().contains("AADSTS50173"),
+        "{:?}",
+        after.last_error
+    );
+    assert!(
+        jobs(&env.backend)
+            .await
+            .iter()
+            .all(|j| j.status == "paused")
+    );
     assert!(env.emu.events(SAM).is_empty());
     // Nothing retries in a loop.
     let requests = env.emu.requests().len();
@@ -299,7 +356,10 @@ async fn a_revoked_grant_pauses_until_the_staff_member_reconnects(db: DatabaseCo
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((summary.status.as_str(), summary.pending_jobs), ("needs_reauthorization", 2));
+    assert_eq!(
+        (summary.status.as_str(), summary.pending_jobs),
+        ("needs_reauthorization", 2)
+    );
 
     // Connecting again resumes the paused jobs.
     connect(&env.backend, env.staff_id, SAM).await;
@@ -315,7 +375,13 @@ async fn never_more_than_four_requests_in_flight_per_mailbox(db: DatabaseConnect
         ..FaultConfig::default()
     });
     for i in 0..12 {
-        book(&env.backend, env.staff_id, &format!("Patron {i}"), t(24 + i)).await;
+        book(
+            &env.backend,
+            env.staff_id,
+            &format!("Patron {i}"),
+            t(24 + i),
+        )
+        .await;
     }
     // Two "instances" at once.
     let (wa, wb) = (worker(&env, "a"), worker(&env, "b"));
@@ -323,7 +389,10 @@ async fn never_more_than_four_requests_in_flight_per_mailbox(db: DatabaseConnect
     assert_eq!(a + b, 12);
     let stats = env.emu.stats();
     assert_eq!(stats.concurrency_rejections, 0, "{stats:?}");
-    assert!(stats.max_in_flight <= 4 && stats.max_in_flight >= 2, "{stats:?}");
+    assert!(
+        stats.max_in_flight <= 4 && stats.max_in_flight >= 2,
+        "{stats:?}"
+    );
     assert_eq!(env.emu.events(SAM).len(), 12);
 }
 
@@ -333,7 +402,13 @@ async fn two_workers_never_run_one_job_twice(db: DatabaseConnection) {
     let alex = staff_member(&env.backend, "alex@calbridge.test").await;
     connect(&env.backend, alex, ALEX).await;
     for i in 0..15 {
-        book(&env.backend, env.staff_id, &format!("Sam's patron {i}"), t(24 + i)).await;
+        book(
+            &env.backend,
+            env.staff_id,
+            &format!("Sam's patron {i}"),
+            t(24 + i),
+        )
+        .await;
         book(&env.backend, alex, &format!("Alex's patron {i}"), t(24 + i)).await;
     }
     let mut tasks = tokio::task::JoinSet::new();
@@ -356,8 +431,16 @@ async fn two_workers_never_run_one_job_twice(db: DatabaseConnection) {
     }
     assert_eq!(total, 30);
     let all = jobs(&env.backend).await;
-    assert!(all.iter().all(|j| j.status == "done" && j.attempts == 1), "{all:?}");
-    let sam: HashSet<_> = env.emu.events(SAM).iter().map(|e| subject(e).to_owned()).collect();
+    assert!(
+        all.iter().all(|j| j.status == "done" && j.attempts == 1),
+        "{all:?}"
+    );
+    let sam: HashSet<_> = env
+        .emu
+        .events(SAM)
+        .iter()
+        .map(|e| subject(e).to_owned())
+        .collect();
     assert_eq!((sam.len(), env.emu.events(SAM).len()), (15, 15));
     assert_eq!(env.emu.events(ALEX).len(), 15);
 }
@@ -370,14 +453,20 @@ async fn disconnect_erases_tokens_and_pauses_jobs_but_leaves_events(db: Database
     assert_eq!(env.emu.events(SAM).len(), 1);
     book(&env.backend, env.staff_id, "Barbara McClintock", t(34)).await;
 
-    assert!(connections::disconnect(&env.backend.db, Owner::staff(env.staff_id), Utc::now())
-        .await
-        .unwrap());
+    assert!(
+        connections::disconnect(&env.backend.db, Owner::staff(env.staff_id), Utc::now())
+            .await
+            .unwrap()
+    );
     let after = connection(&env.backend, c.id).await;
     assert_eq!(after.status, "revoked");
     assert!(after.access_token_sealed.is_none() && after.refresh_token_sealed.is_none());
     assert_eq!(worker(&env, "w").run_once().await, 0);
-    let waiting: Vec<_> = jobs(&env.backend).await.into_iter().filter(|j| j.status != "done").collect();
+    let waiting: Vec<_> = jobs(&env.backend)
+        .await
+        .into_iter()
+        .filter(|j| j.status != "done")
+        .collect();
     assert_eq!(waiting.len(), 1);
     assert_eq!(waiting[0].status, "paused");
     assert_eq!(env.emu.events(SAM).len(), 1, "events in Outlook must stay");
@@ -410,11 +499,18 @@ async fn disconnect_everything_revokes_every_connection_and_stops_all_jobs(db: D
         .await
         .unwrap();
     assert_eq!(report.connections_revoked, 2);
-    let rows = calendar_connection::Entity::find().all(&env.backend.db).await.unwrap();
+    let rows = calendar_connection::Entity::find()
+        .all(&env.backend.db)
+        .await
+        .unwrap();
     assert!(rows.iter().all(|r| r.status == "revoked"
         && r.access_token_sealed.is_none()
         && r.refresh_token_sealed.is_none()));
-    let waiting: Vec<_> = jobs(&env.backend).await.into_iter().filter(|j| j.status != "done").collect();
+    let waiting: Vec<_> = jobs(&env.backend)
+        .await
+        .into_iter()
+        .filter(|j| j.status != "done")
+        .collect();
     assert_eq!(waiting.len(), 2);
     assert!(waiting.iter().all(|j| j.status == "paused"));
     assert_eq!(worker(&env, "w").run_once().await, 0);
@@ -423,9 +519,13 @@ async fn disconnect_everything_revokes_every_connection_and_stops_all_jobs(db: D
     assert_eq!(env.emu.events(ALEX).len(), 1);
     // And nobody can connect until the settings are saved again.
     assert!(
-        connections::active_registration(&env.backend.db, &env.backend.vault, &env.backend.settings)
-            .await
-            .unwrap()
-            .is_none()
+        connections::active_registration(
+            &env.backend.db,
+            &env.backend.vault,
+            &env.backend.settings
+        )
+        .await
+        .unwrap()
+        .is_none()
     );
 }

@@ -50,9 +50,16 @@ async fn busy_times_block_and_follow_changes_in_outlook(db: DatabaseConnection) 
     let day = Utc::now().duration_trunc(TimeDelta::days(1)).unwrap() + Duration::days(2);
     let h = |n: i64| day + Duration::hours(n);
     let emu = &env.emu;
-    let busy = emu.outlook_create(SAM, &event("Team meeting", h(9), h(10), "busy")).unwrap();
-    emu.outlook_create(SAM, &event("Lunch (free)", h(12), h(13), "free")).unwrap();
-    emu.outlook_create(SAM, &event("At the branch", h(13), h(14), "workingElsewhere")).unwrap();
+    let busy = emu
+        .outlook_create(SAM, &event("Team meeting", h(9), h(10), "busy"))
+        .unwrap();
+    emu.outlook_create(SAM, &event("Lunch (free)", h(12), h(13), "free"))
+        .unwrap();
+    emu.outlook_create(
+        SAM,
+        &event("At the branch", h(13), h(14), "workingElsewhere"),
+    )
+    .unwrap();
     // 10:00–11:00 in Amsterdam (winter) is 09:00–10:00 UTC on day + 1.
     let amsterdam = h(24 + 10);
     emu.outlook_create(
@@ -68,8 +75,11 @@ async fn busy_times_block_and_follow_changes_in_outlook(db: DatabaseConnection) 
                 "start": at(day + Duration::days(2), "UTC"), "end": at(day + Duration::days(3), "UTC")}),
         )
         .unwrap();
-    emu.outlook_create(SAM, &event("Conference", h(24 * 4 + 8), h(24 * 5 + 17), "tentative"))
-        .unwrap();
+    emu.outlook_create(
+        SAM,
+        &event("Conference", h(24 * 4 + 8), h(24 * 5 + 17), "tentative"),
+    )
+    .unwrap();
     emu.outlook_create(
         SAM,
         &json!({"subject": "Daily stand-up", "showAs": "busy",
@@ -78,7 +88,8 @@ async fn busy_times_block_and_follow_changes_in_outlook(db: DatabaseConnection) 
                 "range": {"type": "numbered", "startDate": (day + Duration::days(6)).format("%Y-%m-%d").to_string(), "numberOfOccurrences": 3}}}),
     )
     .unwrap();
-    emu.outlook_create(SAM, &event("Far away", h(24 * 40), h(24 * 40 + 1), "busy")).unwrap();
+    emu.outlook_create(SAM, &event("Far away", h(24 * 40), h(24 * 40 + 1), "busy"))
+        .unwrap();
 
     let now = Utc::now();
     let report = free_busy::sync_staff(&env.backend, &profile, &conn(&env).await, now)
@@ -89,22 +100,40 @@ async fn busy_times_block_and_follow_changes_in_outlook(db: DatabaseConnection) 
     let spans: Vec<_> = rows.iter().map(|b| (b.starts_at, b.ends_at)).collect();
     assert_eq!(rows.len(), 7, "{spans:?}");
     assert_eq!(spans[0], (h(9), h(10)));
-    assert_eq!(spans[1], (h(24 + 9), h(24 + 10)), "Amsterdam time converted");
-    assert_eq!(spans[2], (day + Duration::days(2), day + Duration::days(3)), "all-day");
+    assert_eq!(
+        spans[1],
+        (h(24 + 9), h(24 + 10)),
+        "Amsterdam time converted"
+    );
+    assert_eq!(
+        spans[2],
+        (day + Duration::days(2), day + Duration::days(3)),
+        "all-day"
+    );
     assert_eq!(spans[3], (h(24 * 4 + 8), h(24 * 5 + 17)), "multi-day");
     assert_eq!(spans[4].0, h(24 * 6 + 8), "recurring, first");
     assert_eq!(spans[6].0, h(24 * 8 + 8), "recurring, third");
 
     // Changes in Outlook arrive by delta.
-    emu.outlook_update(SAM, busy["id"].as_str().unwrap(), &json!({"showAs": "free"}))
+    emu.outlook_update(
+        SAM,
+        busy["id"].as_str().unwrap(),
+        &json!({"showAs": "free"}),
+    )
+    .unwrap();
+    emu.outlook_delete(SAM, oof["id"].as_str().unwrap())
         .unwrap();
-    emu.outlook_delete(SAM, oof["id"].as_str().unwrap()).unwrap();
-    emu.outlook_create(SAM, &event("New", h(15), h(16), "busy")).unwrap();
+    emu.outlook_create(SAM, &event("New", h(15), h(16), "busy"))
+        .unwrap();
     let report = free_busy::sync_staff(&env.backend, &profile, &conn(&env).await, now)
         .await
         .unwrap();
     assert!(!report.full, "{report:?}");
-    let spans: Vec<_> = blocks(&env).await.iter().map(|b| (b.starts_at, b.ends_at)).collect();
+    let spans: Vec<_> = blocks(&env)
+        .await
+        .iter()
+        .map(|b| (b.starts_at, b.ends_at))
+        .collect();
     assert_eq!(spans.len(), 6, "{spans:?}");
     assert_eq!(spans[0], (h(15), h(16)));
     assert!(!spans.contains(&(h(9), h(10))));
@@ -119,9 +148,14 @@ async fn busy_times_block_and_follow_changes_in_outlook(db: DatabaseConnection) 
     assert_eq!(blocks(&env).await.len(), 6);
 
     // The next day the window moves: a new round.
-    let report = free_busy::sync_staff(&env.backend, &profile, &conn(&env).await, now + Duration::days(1))
-        .await
-        .unwrap();
+    let report = free_busy::sync_staff(
+        &env.backend,
+        &profile,
+        &conn(&env).await,
+        now + Duration::days(1),
+    )
+    .await
+    .unwrap();
     assert!(report.full);
     assert_eq!(blocks(&env).await.len(), 6);
 
@@ -130,8 +164,11 @@ async fn busy_times_block_and_follow_changes_in_outlook(db: DatabaseConnection) 
 }
 
 async fn conn(env: &SyncEnv) -> backend::entities::calendar_connection::Model {
-    backend::connections::find(&env.backend.db, backend::connections::Owner::staff(env.staff_id))
-        .await
-        .unwrap()
-        .unwrap()
+    backend::connections::find(
+        &env.backend.db,
+        backend::connections::Owner::staff(env.staff_id),
+    )
+    .await
+    .unwrap()
+    .unwrap()
 }

@@ -40,10 +40,14 @@ on_both_databases!(
 
 // ----- helpers -----
 
-async fn set_up(app: &TestApp, audience: SignInAudience, account_type: AccountType) -> RegisteredApp {
-    let registered = app
-        .emulator()
-        .register_app(NewApp::web("Calbridge", DEMO.tenant_id, audience, REDIRECT));
+async fn set_up(
+    app: &TestApp,
+    audience: SignInAudience,
+    account_type: AccountType,
+) -> RegisteredApp {
+    let registered =
+        app.emulator()
+            .register_app(NewApp::web("Calbridge", DEMO.tenant_id, audience, REDIRECT));
     let backend = &app.backend;
     let secret = backend.vault.seal(
         Purpose::ClientSecret,
@@ -109,7 +113,11 @@ async fn staff_client(app: &TestApp) -> reqwest::Client {
 /// "Connect with Microsoft": Calbridge answers with a redirect to the
 /// emulator's authorize endpoint.
 async fn start(app: &TestApp, c: &reqwest::Client) -> String {
-    let r = c.post(app.url("/oauth/microsoft/connect")).send().await.unwrap();
+    let r = c
+        .post(app.url("/oauth/microsoft/connect"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
     location(&r)
 }
@@ -207,14 +215,24 @@ async fn callback(app: &TestApp, c: &reqwest::Client, redirect: &str) -> reqwest
         .unwrap()
 }
 
-async fn connection(app: &TestApp, id: i64) -> Option<backend::entities::calendar_connection::Model> {
-    connections::find(&app.backend.db, Owner::staff(id)).await.unwrap()
+async fn connection(
+    app: &TestApp,
+    id: i64,
+) -> Option<backend::entities::calendar_connection::Model> {
+    connections::find(&app.backend.db, Owner::staff(id))
+        .await
+        .unwrap()
 }
 
 // ----- tests -----
 
 async fn staff_connects_and_the_callback_cannot_be_replayed(app: TestApp) {
-    set_up(&app, SignInAudience::AzureADMultipleOrgs, AccountType::AnyOrganization).await;
+    set_up(
+        &app,
+        SignInAudience::AzureADMultipleOrgs,
+        AccountType::AnyOrganization,
+    )
+    .await;
     let id = enable_appointments(&app).await;
     // Legacy password settings stay until the staff member connects.
     legacy_exchange_setting::ActiveModel {
@@ -231,12 +249,22 @@ async fn staff_connects_and_the_callback_cannot_be_replayed(app: TestApp) {
     .unwrap();
 
     let c = staff_client(&app).await;
-    let page = c.get(app.url("/staff/sync")).send().await.unwrap().text().await.unwrap();
+    let page = c
+        .get(app.url("/staff/sync"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Connect with Microsoft"), "{page}");
 
     let authorize = start(&app, &c).await;
     let url = reqwest::Url::parse(&authorize).unwrap();
-    assert!(url.path().ends_with("/organizations/oauth2/v2.0/authorize"), "{url}");
+    assert!(
+        url.path().ends_with("/organizations/oauth2/v2.0/authorize"),
+        "{url}"
+    );
     let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
     assert_eq!(q["code_challenge_method"], "S256");
     assert_eq!(q["scope"], "offline_access Calendars.ReadWrite User.Read");
@@ -244,17 +272,26 @@ async fn staff_connects_and_the_callback_cannot_be_replayed(app: TestApp) {
     assert!(q["state"].len() >= 16);
 
     let redirect = at_microsoft(&app, &c, &authorize, SAM_MS, None).await;
-    assert!(redirect.starts_with(REDIRECT) && redirect.contains("code="), "{redirect}");
+    assert!(
+        redirect.starts_with(REDIRECT) && redirect.contains("code="),
+        "{redirect}"
+    );
     let r = callback(&app, &c, &redirect).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/staff/sync?connected=1");
 
     let row = connection(&app, id).await.expect("stored");
-    assert_eq!((row.account.as_str(), row.status.as_str()), (SAM_MS.0, "active"));
+    assert_eq!(
+        (row.account.as_str(), row.status.as_str()),
+        (SAM_MS.0, "active")
+    );
     let sealed = row.refresh_token_sealed.clone().unwrap();
     assert!(sealed.starts_with("v1:"), "tokens are sealed by the vault");
     assert_eq!(
-        legacy_exchange_setting::Entity::find().count(&app.backend.db).await.unwrap(),
+        legacy_exchange_setting::Entity::find()
+            .count(&app.backend.db)
+            .await
+            .unwrap(),
         0,
         "connecting replaces the legacy password settings"
     );
@@ -275,7 +312,10 @@ async fn staff_connects_and_the_callback_cannot_be_replayed(app: TestApp) {
     let text = r.text().await.unwrap();
     assert!(text.contains("already been used or has expired"), "{text}");
     assert!(text.contains("/staff/sync"));
-    assert_eq!(connection(&app, id).await.unwrap().token_version, row.token_version);
+    assert_eq!(
+        connection(&app, id).await.unwrap().token_version,
+        row.token_version
+    );
 
     // A callback with a state this session never had is refused too.
     let authorize = start(&app, &c).await;
@@ -286,7 +326,12 @@ async fn staff_connects_and_the_callback_cannot_be_replayed(app: TestApp) {
 }
 
 async fn cancelling_at_microsoft_connects_nothing(app: TestApp) {
-    set_up(&app, SignInAudience::AzureADMultipleOrgs, AccountType::AnyOrganization).await;
+    set_up(
+        &app,
+        SignInAudience::AzureADMultipleOrgs,
+        AccountType::AnyOrganization,
+    )
+    .await;
     let id = enable_appointments(&app).await;
     let c = staff_client(&app).await;
     let authorize = start(&app, &c).await;
@@ -300,9 +345,14 @@ async fn cancelling_at_microsoft_connects_nothing(app: TestApp) {
 }
 
 async fn consent_missing_shows_the_admin_link_which_lets_staff_connect(app: TestApp) {
-    let registered =
-        set_up(&app, SignInAudience::AzureADMultipleOrgs, AccountType::AnyOrganization).await;
-    app.emulator().set_require_admin_consent(DEMO.tenant_id, true);
+    let registered = set_up(
+        &app,
+        SignInAudience::AzureADMultipleOrgs,
+        AccountType::AnyOrganization,
+    )
+    .await;
+    app.emulator()
+        .set_require_admin_consent(DEMO.tenant_id, true);
     let id = enable_appointments(&app).await;
     let c = staff_client(&app).await;
     let authorize = start(&app, &c).await;
@@ -310,7 +360,10 @@ async fn consent_missing_shows_the_admin_link_which_lets_staff_connect(app: Test
     let r = callback(&app, &c, &redirect).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let text = r.text().await.unwrap();
-    assert!(text.contains("requires an administrator to approve"), "{text}");
+    assert!(
+        text.contains("requires an administrator to approve"),
+        "{text}"
+    );
     let link = {
         let i = text.find("id=\"admin-consent-link\" href=\"").unwrap() + 30;
         text[i..i + text[i..].find('"').unwrap()].replace("&amp;", "&")
@@ -335,7 +388,12 @@ async fn consent_missing_shows_the_admin_link_which_lets_staff_connect(app: Test
 }
 
 async fn deactivated_meanwhile_connects_nothing(app: TestApp) {
-    set_up(&app, SignInAudience::AzureADMultipleOrgs, AccountType::AnyOrganization).await;
+    set_up(
+        &app,
+        SignInAudience::AzureADMultipleOrgs,
+        AccountType::AnyOrganization,
+    )
+    .await;
     let id = enable_appointments(&app).await;
     let c = staff_client(&app).await;
     let authorize = start(&app, &c).await;
@@ -348,19 +406,37 @@ async fn deactivated_meanwhile_connects_nothing(app: TestApp) {
         .unwrap();
     let r = callback(&app, &c, &redirect).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r.text().await.unwrap().contains("turned off while you were signing in"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("turned off while you were signing in")
+    );
     assert!(connection(&app, id).await.is_none());
     // And starting again is refused with the reason.
-    let r = c.post(app.url("/oauth/microsoft/connect")).send().await.unwrap();
+    let r = c
+        .post(app.url("/oauth/microsoft/connect"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(r.text().await.unwrap().contains("not active"));
 }
 
 async fn only_signed_in_staff_with_appointments_may_connect(app: TestApp) {
-    set_up(&app, SignInAudience::AzureADMultipleOrgs, AccountType::AnyOrganization).await;
+    set_up(
+        &app,
+        SignInAudience::AzureADMultipleOrgs,
+        AccountType::AnyOrganization,
+    )
+    .await;
     // Anonymous: sent to sign in.
     let anonymous = client();
-    let r = anonymous.post(app.url("/oauth/microsoft/connect")).send().await.unwrap();
+    let r = anonymous
+        .post(app.url("/oauth/microsoft/connect"))
+        .send()
+        .await
+        .unwrap();
     assert!(location(&r).starts_with("/login"));
     let r = anonymous
         .get(app.url("/oauth/microsoft/callback?code=x&state=y"))
@@ -372,19 +448,44 @@ async fn only_signed_in_staff_with_appointments_may_connect(app: TestApp) {
     // A patron: refused.
     let patron = client();
     login(&app, &patron, PATRON.0, PATRON.1).await;
-    let r = patron.post(app.url("/oauth/microsoft/connect")).send().await.unwrap();
+    let r = patron
+        .post(app.url("/oauth/microsoft/connect"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // Staff without appointments activated: told why.
     let c = staff_client(&app).await;
-    let r = c.post(app.url("/oauth/microsoft/connect")).send().await.unwrap();
+    let r = c
+        .post(app.url("/oauth/microsoft/connect"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    assert!(r.text().await.unwrap().contains("Appointments are not activated"));
-    let page = c.get(app.url("/staff/sync")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Appointments are not activated")
+    );
+    let page = c
+        .get(app.url("/staff/sync"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Appointments are not activated"), "{page}");
 }
 
 async fn staff_disconnects_and_tokens_are_erased(app: TestApp) {
-    set_up(&app, SignInAudience::AzureADMultipleOrgs, AccountType::AnyOrganization).await;
+    set_up(
+        &app,
+        SignInAudience::AzureADMultipleOrgs,
+        AccountType::AnyOrganization,
+    )
+    .await;
     let id = enable_appointments(&app).await;
     let c = staff_client(&app).await;
     let authorize = start(&app, &c).await;
@@ -394,13 +495,26 @@ async fn staff_disconnects_and_tokens_are_erased(app: TestApp) {
 
     let api = support::api_client();
     login(&app, &api, STAFF.0, STAFF.1).await;
-    let r = api.post(app.url("/api/disconnect_outlook")).send().await.unwrap();
+    let r = api
+        .post(app.url("/api/disconnect_outlook"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.text().await.unwrap().contains("events already there stay"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("events already there stay")
+    );
     let row = connection(&app, id).await.unwrap();
     assert_eq!(row.status, "revoked");
     assert!(row.access_token_sealed.is_none() && row.refresh_token_sealed.is_none());
-    let r = api.post(app.url("/api/outlook_connection")).send().await.unwrap();
+    let r = api
+        .post(app.url("/api/outlook_connection"))
+        .send()
+        .await
+        .unwrap();
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["status"], "revoked");
     assert_eq!(v["can_connect"], true);
@@ -417,10 +531,16 @@ async fn a_personal_microsoft_account_connects(app: TestApp) {
     let id = enable_appointments(&app).await;
     let c = staff_client(&app).await;
     let authorize = start(&app, &c).await;
-    assert!(authorize.contains("/common/oauth2/v2.0/authorize"), "{authorize}");
+    assert!(
+        authorize.contains("/common/oauth2/v2.0/authorize"),
+        "{authorize}"
+    );
     let personal = (DEMO.personal.upn, DEMO.personal.password);
     let redirect = at_microsoft(&app, &c, &authorize, personal, None).await;
     let r = callback(&app, &c, &redirect).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
-    assert_eq!(connection(&app, id).await.unwrap().account, DEMO.personal.upn);
+    assert_eq!(
+        connection(&app, id).await.unwrap().account,
+        DEMO.personal.upn
+    );
 }

@@ -42,22 +42,31 @@ fn ConnectionState(
     let status = view.status.clone().unwrap_or_default();
     let connected = status == "active" || status == "needs_reauthorization";
     let state_line = match status.as_str() {
-        "active" => Some(view! {
-            <p data-testid="outlook-account">
-                "Connected to "<strong>{view.account.clone().unwrap_or_default()}</strong>
-                ". Appointments booked with you are written to this calendar."
-            </p>
-        }.into_any()),
-        "needs_reauthorization" => Some(view! {
-            <p class="error" role="alert" data-testid="outlook-reauthorize">
-                "Microsoft no longer accepts the connection to "
-                <strong>{view.account.clone().unwrap_or_default()}</strong>
-                ". Sync is paused until you connect again; nothing is lost."
-            </p>
-        }.into_any()),
-        "revoked" => Some(view! {
-            <p class="muted">"Not connected. Events already written to Outlook stay there."</p>
-        }.into_any()),
+        "active" => Some(
+            view! {
+                <p data-testid="outlook-account">
+                    "Connected to "<strong>{view.account.clone().unwrap_or_default()}</strong>
+                    ". Appointments booked with you are written to this calendar."
+                </p>
+            }
+            .into_any(),
+        ),
+        "needs_reauthorization" => Some(
+            view! {
+                <p class="error" role="alert" data-testid="outlook-reauthorize">
+                    "Microsoft no longer accepts the connection to "
+                    <strong>{view.account.clone().unwrap_or_default()}</strong>
+                    ". Sync is paused until you connect again; nothing is lost."
+                </p>
+            }
+            .into_any(),
+        ),
+        "revoked" => Some(
+            view! {
+                <p class="muted">"Not connected. Events already written to Outlook stay there."</p>
+            }
+            .into_any(),
+        ),
         _ => Some(view! { <p class="muted">"No Outlook calendar connected."</p> }.into_any()),
     };
     let details = connected.then(|| {
@@ -77,7 +86,11 @@ fn ConnectionState(
         .clone()
         .filter(|_| status != "revoked")
         .map(|e| view! { <p class="error">{e}</p> });
-    let connect_label = if connected { "Connect again with Microsoft" } else { "Connect with Microsoft" };
+    let connect_label = if connected {
+        "Connect again with Microsoft"
+    } else {
+        "Connect with Microsoft"
+    };
     let connect = if view.can_connect && status != "active" {
         view! {
             <form method="post" action=OUTLOOK_CONNECT_PATH>
@@ -91,10 +104,13 @@ fn ConnectionState(
         ().into_any()
     };
     let outcome = move || {
-        disconnect.value().get().map(|r: Result<String, AppError>| match r {
-            Ok(m) => view! { <p class="success" role="status">{m}</p> }.into_any(),
-            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-        })
+        disconnect
+            .value()
+            .get()
+            .map(|r: Result<String, AppError>| match r {
+                Ok(m) => view! { <p class="success" role="status">{m}</p> }.into_any(),
+                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+            })
     };
     view! {
         {state_line}

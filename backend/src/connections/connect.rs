@@ -100,7 +100,9 @@ pub struct CallbackParams {
 /// What the callback page tells the person, each with a way forward.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallbackOutcome {
-    Connected { account: String },
+    Connected {
+        account: String,
+    },
     /// Nobody is signed in to Calbridge in this browser.
     NotSignedIn,
     /// No sign-in is pending in this session, or `state` does not match:
@@ -109,14 +111,18 @@ pub enum CallbackOutcome {
     /// The person cancelled at Microsoft.
     Cancelled,
     /// The tenant requires an administrator's consent (AADSTS65001).
-    ConsentMissing { admin_consent_url: String },
+    ConsentMissing {
+        admin_consent_url: String,
+    },
     /// The integration was turned off while the person was at Microsoft.
     IntegrationInactive,
     /// The end of an admin-consent flow.
     AdminConsentGranted,
     AdminConsentDeclined,
     /// Anything else Microsoft refused, with its reference.
-    Refused { message: String },
+    Refused {
+        message: String,
+    },
 }
 
 impl CallbackOutcome {
@@ -176,26 +182,25 @@ pub async fn finish_connect(
     let Some(pending) = pending else {
         return CallbackOutcome::Stale;
     };
-    let fresh = Utc::now() - pending.started_at
-        < chrono::TimeDelta::minutes(PENDING_LIFETIME_MINUTES);
+    let fresh =
+        Utc::now() - pending.started_at < chrono::TimeDelta::minutes(PENDING_LIFETIME_MINUTES);
     if params.state.as_deref() != Some(pending.state.as_str())
         || pending.user_id != user.id
         || !fresh
     {
         return CallbackOutcome::Stale;
     }
-    let registration = match active_registration(&backend.db, &backend.vault, &backend.settings)
-        .await
-    {
-        Ok(Some(r)) => r,
-        Ok(None) => return CallbackOutcome::IntegrationInactive,
-        Err(e) => {
-            tracing::error!(error = %e, "reading the integration at the OAuth callback");
-            return CallbackOutcome::Refused {
-                message: "the integration settings could not be read".into(),
-            };
-        }
-    };
+    let registration =
+        match active_registration(&backend.db, &backend.vault, &backend.settings).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return CallbackOutcome::IntegrationInactive,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the integration at the OAuth callback");
+                return CallbackOutcome::Refused {
+                    message: "the integration settings could not be read".into(),
+                };
+            }
+        };
     let consent_missing = || CallbackOutcome::ConsentMissing {
         admin_consent_url: backend.identity.admin_consent_url(
             &registration.consent_tenant,

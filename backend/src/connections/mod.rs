@@ -8,8 +8,8 @@ pub mod tokens;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    Set, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    Statement, TransactionTrait,
 };
 use secrecy::SecretString;
 
@@ -408,8 +408,7 @@ pub async fn active_registration(
     if !(s.active && s.disconnected_at.is_none()) {
         return Ok(None);
     }
-    let (Some(application_id), Some(sealed)) = (s.application_id.clone(), &s.client_secret)
-    else {
+    let (Some(application_id), Some(sealed)) = (s.application_id.clone(), &s.client_secret) else {
         return Ok(None);
     };
     let secret = vault.open(Purpose::ClientSecret, sealed)?;

@@ -139,7 +139,9 @@ async fn refresh(
     match outcome {
         Ok(tokens) => {
             let version = row.token_version + 1;
-            let access = backend.vault.seal(Purpose::AccessToken, &tokens.access_token);
+            let access = backend
+                .vault
+                .seal(Purpose::AccessToken, &tokens.access_token);
             let expires = tokens
                 .expires_in
                 .and_then(|d| TimeDelta::from_std(d).ok())

@@ -166,7 +166,9 @@ impl GraphClient {
 
     pub async fn delete_event(&self, token: &SecretString, id: &str) -> Result<(), GraphError> {
         let path = format!("/me/events/{}", urlencoding_path(id));
-        self.send(Method::DELETE, &path, token, None).await.map(drop)
+        self.send(Method::DELETE, &path, token, None)
+            .await
+            .map(drop)
     }
 
     /// GETs a full URL Graph handed out (`@odata.nextLink`,

@@ -301,10 +301,7 @@ impl IdentityClient {
         )
     }
 
-    fn user_flow_client(
-        &self,
-        creds: &AppCredentials<'_>,
-    ) -> Result<UserFlowClient, TokenProblem> {
+    fn user_flow_client(&self, creds: &AppCredentials<'_>) -> Result<UserFlowClient, TokenProblem> {
         let url = self.token_url(creds.authority);
         let bad = |what: &str, e: &dyn std::fmt::Display| TokenProblem::Unexpected {
             url: url.clone(),
@@ -313,8 +310,8 @@ impl IdentityClient {
         let token_url = TokenUrl::new(url.clone()).map_err(|e| bad("token URL", &e))?;
         let auth_url = oauth2::AuthUrl::new(self.authorize_url(creds.authority))
             .map_err(|e| bad("authorize URL", &e))?;
-        let redirect = RedirectUrl::new(creds.redirect_url.to_owned())
-            .map_err(|e| bad("redirect URL", &e))?;
+        let redirect =
+            RedirectUrl::new(creds.redirect_url.to_owned()).map_err(|e| bad("redirect URL", &e))?;
         Ok(
             oauth2::Client::new(ClientId::new(creds.application_id.to_owned()))
                 .set_client_secret(ClientSecret::new(creds.secret.expose_secret().to_owned()))

@@ -111,11 +111,19 @@ pub async fn call(
     }
 }
 
-async fn send(backend: &Backend, token: &secrecy::SecretString, op: &Op<'_>) -> Result<Value, GraphError> {
+async fn send(
+    backend: &Backend,
+    token: &secrecy::SecretString,
+    op: &Op<'_>,
+) -> Result<Value, GraphError> {
     match op {
         Op::Create(body) => backend.graph.create_event(token, body).await,
         Op::Update(id, body) => backend.graph.update_event(token, id, body).await,
-        Op::Delete(id) => backend.graph.delete_event(token, id).await.map(|_| Value::Null),
+        Op::Delete(id) => backend
+            .graph
+            .delete_event(token, id)
+            .await
+            .map(|_| Value::Null),
         Op::Get(url) => backend.graph.get(token, url).await,
     }
 }

@@ -11,8 +11,7 @@
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, TimeZone, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
 };
 use serde_json::Value;
 
@@ -47,7 +46,10 @@ pub enum FreeBusyError {
 
 /// The window for `now`: local midnight today → the end of the booking
 /// window.
-pub fn window(profile: &staff_profile::Model, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+pub fn window(
+    profile: &staff_profile::Model,
+    now: DateTime<Utc>,
+) -> (DateTime<Utc>, DateTime<Utc>) {
     let zone: chrono_tz::Tz = profile.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let today = now.with_timezone(&zone).date_naive();
     let midnight = today.and_hms_opt(0, 0, 0).expect("valid time");

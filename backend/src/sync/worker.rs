@@ -173,7 +173,11 @@ pub fn spawn_workers(backend: &Backend, count: usize) -> Vec<tokio::task::JoinHa
     let base = format!(
         "{}-{}",
         std::process::id(),
-        uuid::Uuid::new_v4().simple().to_string().get(..8).unwrap_or("w")
+        uuid::Uuid::new_v4()
+            .simple()
+            .to_string()
+            .get(..8)
+            .unwrap_or("w")
     );
     let mut handles: Vec<_> = (0..count.max(1))
         .map(|i| tokio::spawn(Worker::new(backend.clone(), format!("{base}-{i}")).run()))

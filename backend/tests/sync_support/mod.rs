@@ -202,10 +202,11 @@ fn between(s: &str, start: &str, end: &str) -> Option<String> {
 /// Connects `user_id` to Microsoft account `upn` through the real flow
 /// (PKCE, code redemption, `/me`), without the HTTP callback route.
 pub async fn connect(backend: &Backend, user_id: i64, upn: &str) -> calendar_connection::Model {
-    let registration = connections::active_registration(&backend.db, &backend.vault, &backend.settings)
-        .await
-        .unwrap()
-        .expect("integration active");
+    let registration =
+        connections::active_registration(&backend.db, &backend.vault, &backend.settings)
+            .await
+            .unwrap()
+            .expect("integration active");
     let request = backend
         .identity
         .authorization_request(&registration.credentials(), Some(upn))
@@ -250,7 +251,10 @@ pub async fn book(backend: &Backend, staff_id: i64, patron: &str, start: DateTim
         starts_at: Set(start),
         ends_at: Set(start + TimeDelta::minutes(30)),
         patron_name: Set(patron.to_owned()),
-        patron_email: Set(format!("{}@example.org", patron.to_lowercase().replace(' ', "."))),
+        patron_email: Set(format!(
+            "{}@example.org",
+            patron.to_lowercase().replace(' ', ".")
+        )),
         question: Set("Where do I find the 1850s newspapers?".into()),
         location_kind: Set("in_person".into()),
         location: Set("Reference desk, 2nd floor".into()),

@@ -43,7 +43,11 @@ pub async fn connect(State(backend): State<Backend>, session: Session) -> Respon
         // 303: the browser follows with a GET to Microsoft.
         Ok(url) => Redirect::to(&url).into_response(),
         Err(e @ (ConnectError::IntegrationInactive | ConnectError::AppointmentsNotEnabled)) => {
-            page(StatusCode::CONFLICT, &e.to_string(), &[(SYNC_PAGE, "Back to sync settings")])
+            page(
+                StatusCode::CONFLICT,
+                &e.to_string(),
+                &[(SYNC_PAGE, "Back to sync settings")],
+            )
         }
         Err(e) => {
             tracing::error!(error = %e, "connect: could not start the sign-in");
@@ -76,10 +80,9 @@ pub async fn callback(
             &message,
             &[(&format!("/login?next={SYNC_PAGE}"), "Sign in")],
         ),
-        CallbackOutcome::ConsentMissing { admin_consent_url } => page_with_consent_link(
-            &message,
-            admin_consent_url,
-        ),
+        CallbackOutcome::ConsentMissing { admin_consent_url } => {
+            page_with_consent_link(&message, admin_consent_url)
+        }
         CallbackOutcome::AdminConsentGranted | CallbackOutcome::AdminConsentDeclined => {
             page(StatusCode::OK, &message, &[(SYNC_PAGE, "Sync settings")])
         }
@@ -100,7 +103,10 @@ fn page(status: StatusCode, message: &str, links: &[(&str, &str)]) -> Response {
         .map(|(href, text)| format!("<a href=\"{}\">{}</a>", esc(href), esc(text)))
         .collect::<Vec<_>>()
         .join(" · ");
-    let body = format!("<p id=\"outlook-message\" role=\"status\">{}</p><p>{links}</p>", esc(message));
+    let body = format!(
+        "<p id=\"outlook-message\" role=\"status\">{}</p><p>{links}</p>",
+        esc(message)
+    );
     (status, Html(document(&body))).into_response()
 }
 
