@@ -641,3 +641,27 @@ mod appointment_tests {
         assert!(parse_periods("09:00-25:00").is_err());
     }
 }
+
+/// Where "Connect with Microsoft" posts to (a plain route: it answers with
+/// a redirect to Microsoft).
+pub const OUTLOOK_CONNECT_PATH: &str = "/oauth/microsoft/connect";
+
+/// A staff member's Outlook connection as their sync page shows it. No
+/// token ever appears here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutlookConnectionView {
+    /// "Connect with Microsoft" may be offered.
+    pub can_connect: bool,
+    /// Why not, when it may not.
+    pub unavailable_reason: Option<String>,
+    /// The connected Microsoft account's address.
+    pub account: Option<String>,
+    /// "active", "needs_reauthorization" or "revoked"; `None` if never
+    /// connected.
+    pub status: Option<String>,
+    pub last_error: Option<String>,
+    /// RFC 3339.
+    pub last_success_at: Option<String>,
+    pub pending_jobs: u64,
+    pub failed_jobs: u64,
+}

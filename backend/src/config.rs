@@ -39,6 +39,35 @@ pub struct Settings {
     pub site_root: PathBuf,
     /// Create the demo accounts on an empty database.
     pub seed_demo: bool,
+    /// The Outlook sync workers.
+    #[serde(default)]
+    pub sync: SyncSettings,
+}
+
+/// `[sync]` in the file, `CALBRIDGE_SYNC__ENABLED=false` etc. in the
+/// environment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SyncSettings {
+    /// Run the sync workers in this process.
+    pub enabled: bool,
+    /// How often an idle worker looks for due jobs, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// Jobs handled at once by this process (over all mailboxes).
+    pub concurrency: usize,
+    /// How often free/busy is read from each opted-in calendar, seconds.
+    pub free_busy_interval_secs: u64,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            poll_interval_ms: 500,
+            concurrency: 64,
+            free_busy_interval_secs: 300,
+        }
+    }
 }
 
 /// The defaults, as a serialisable layer for figment.
@@ -84,7 +113,7 @@ impl Settings {
         Figment::from(Serialized::defaults(DEFAULTS))
             .merge(Toml::file(file))
             .merge(Env::raw().only(&["DATABASE_URL"]))
-            .merge(Env::prefixed("CALBRIDGE_").ignore(&["CONFIG"]))
+            .merge(Env::prefixed("CALBRIDGE_").ignore(&["CONFIG"]).split("__"))
     }
 
     pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {

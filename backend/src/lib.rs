@@ -9,6 +9,7 @@ pub mod auth;
 pub mod availability;
 pub mod bookings;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod entities;
 pub mod integration;
@@ -21,6 +22,7 @@ pub mod seed;
 pub mod sessions;
 pub mod spaces;
 pub mod staff;
+pub mod sync;
 pub mod telemetry;
 pub mod throttle;
 pub mod vault;
@@ -40,6 +42,11 @@ pub struct Backend {
     pub vault: Arc<vault::Vault>,
     /// Microsoft's identity platform, at `settings.microsoft_login_url`.
     pub identity: microsoft::IdentityClient,
+    /// Microsoft Graph, at `settings.microsoft_graph_url`.
+    pub graph: microsoft::GraphClient,
+    /// This process's share of the sync engine's limits (the database
+    /// holds the part shared across processes).
+    pub sync: sync::SyncState,
     /// Live integration status for open pages (in-process; see
     /// [`integration::events`] for several instances).
     pub integration_events: integration::IntegrationEvents,
@@ -48,12 +55,15 @@ pub struct Backend {
 impl Backend {
     pub fn new(db: DatabaseConnection, settings: config::Settings, vault: vault::Vault) -> Self {
         let identity = microsoft::IdentityClient::new(&settings.microsoft_login_url);
+        let graph = microsoft::GraphClient::new(&settings.microsoft_graph_url);
         Self {
             db,
             settings: Arc::new(settings),
             login_throttle: Arc::new(throttle::LoginThrottle::default()),
             vault: Arc::new(vault),
             identity,
+            graph,
+            sync: sync::SyncState::default(),
             integration_events: integration::IntegrationEvents::default(),
         }
     }

@@ -64,17 +64,41 @@ pub async fn enqueue(
     .await
 }
 
-/// Claims up to `limit` due jobs for `worker` until `now + lease`: pending,
-/// `run_after` reached, and not leased to anyone (or the lease ran out,
-/// i.e. that worker died). Each claim counts as an attempt.
+/// Claims up to `limit` due jobs of any kind; see [`claim`].
+pub async fn claim_batch(
+    db: &impl ConnectionTrait,
+    worker: &str,
+    limit: u64,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<outbox::Model>, DbErr> {
+    claim(db, worker, &[], limit, lease, now).await
+}
+
+/// The appointment sync's job kinds.
+pub const APPOINTMENT_KINDS: [&str; 3] = [
+    APPOINTMENT_CREATED,
+    APPOINTMENT_MOVED,
+    APPOINTMENT_CANCELLED,
+];
+
+/// Claims up to `limit` due jobs of `kinds` (all kinds when empty) for
+/// `worker` until `now + lease`: pending, `run_after` reached, and not
+/// leased to anyone (or the lease ran out, i.e. that worker died). Each
+/// claim counts as an attempt.
+///
+/// With `kinds` given, jobs of one aggregate run in order: a job waits
+/// while an earlier job of those kinds for the same aggregate is pending
+/// or paused, so "cancelled" never overtakes "created".
 ///
 /// PostgreSQL: `FOR UPDATE SKIP LOCKED` lets concurrent claimers pass over
 /// rows another transaction is claiming instead of waiting or sharing them.
 /// SQLite: the single `UPDATE … RETURNING` holds the database's one write
 /// lock for its whole duration, so two claimers can never pick the same row.
-pub async fn claim_batch(
+pub async fn claim(
     db: &impl ConnectionTrait,
     worker: &str,
+    kinds: &[&str],
     limit: u64,
     lease: Duration,
     now: DateTime<Utc>,
@@ -86,20 +110,37 @@ pub async fn claim_batch(
         DatabaseBackend::Postgres => "FOR UPDATE SKIP LOCKED",
         _ => "",
     };
-    let sql = format!(
-        "UPDATE outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM outbox \
-             WHERE status = 'pending' AND run_after <= $3 \
-               AND (claimed_until IS NULL OR claimed_until <= $3) \
-             ORDER BY run_after, id LIMIT $4 {lock}) \
-         RETURNING *"
-    );
-    let values = [
+    let mut values: Vec<sea_orm::Value> = vec![
         worker.into(),
         until.into(),
         now.into(),
         (limit as i64).into(),
     ];
+    let kind_filter = if kinds.is_empty() {
+        String::new()
+    } else {
+        let placeholders = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, _)| format!("${}", i + 5))
+            .collect::<Vec<_>>()
+            .join(", ");
+        values.extend(kinds.iter().map(|k| sea_orm::Value::from(*k)));
+        format!(
+            "AND o.kind IN ({placeholders}) \
+             AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.aggregate_id = o.aggregate_id \
+                 AND e.kind IN ({placeholders}) AND e.id < o.id \
+                 AND e.status IN ('pending', 'paused'))"
+        )
+    };
+    let sql = format!(
+        "UPDATE outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
+         WHERE id IN (SELECT o.id FROM outbox o \
+             WHERE o.status = 'pending' AND o.run_after <= $3 \
+               AND (o.claimed_until IS NULL OR o.claimed_until <= $3) {kind_filter} \
+             ORDER BY o.run_after, o.id LIMIT $4 {lock}) \
+         RETURNING *"
+    );
     let mut jobs = outbox::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
         .all(db)
@@ -157,9 +198,10 @@ pub async fn mark_failed(
     let (status, run_after) = match retry {
         Retry::Never => (FAILED, job.run_after),
         Retry::Backoff => (PENDING, db_time(now) + backoff(job.attempts)),
+        // Rounded up to the stored whole second: never earlier than asked.
         Retry::After(wait) => (
             PENDING,
-            db_time(now) + TimeDelta::from_std(wait).unwrap_or(TimeDelta::hours(1)),
+            ceil_time(now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::hours(1))),
         ),
     };
     let result = outbox::Entity::update_many()
@@ -176,6 +218,93 @@ pub async fn mark_failed(
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// `at` rounded up to the next whole second (unchanged when whole).
+pub(crate) fn ceil_time(at: DateTime<Utc>) -> DateTime<Utc> {
+    let whole = db_time(at);
+    if whole == at {
+        whole
+    } else {
+        whole + TimeDelta::seconds(1)
+    }
+}
+
+/// Finishes a job that needed no remote work, keeping why for the admin
+/// ("no Outlook connection: nothing sent"). `false` when `worker` no
+/// longer holds it.
+pub async fn mark_done_with_note(
+    db: &impl ConnectionTrait,
+    id: i64,
+    worker: &str,
+    note: &str,
+) -> Result<bool, DbErr> {
+    let result = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, DONE.into())
+        .col_expr(outbox::Column::ClaimedBy, Option::<String>::None.into())
+        .col_expr(
+            outbox::Column::ClaimedUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .col_expr(outbox::Column::LastError, Some(note.to_owned()).into())
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::ClaimedBy.eq(worker))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Parks a job until its connection works again (see
+/// [`crate::connections::resume_staff_jobs`]).
+pub async fn mark_paused(
+    db: &impl ConnectionTrait,
+    id: i64,
+    worker: &str,
+    note: &str,
+) -> Result<bool, DbErr> {
+    let result = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, PAUSED.into())
+        .col_expr(outbox::Column::ClaimedBy, Option::<String>::None.into())
+        .col_expr(
+            outbox::Column::ClaimedUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .col_expr(outbox::Column::LastError, Some(note.to_owned()).into())
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::ClaimedBy.eq(worker))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// The admin's "Retry": a failed (or paused) job becomes due now. `false`
+/// when the job is neither.
+pub async fn retry(db: &impl ConnectionTrait, id: i64, now: DateTime<Utc>) -> Result<bool, DbErr> {
+    let result = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, PENDING.into())
+        .col_expr(outbox::Column::RunAfter, db_time(now).into())
+        .col_expr(outbox::Column::ClaimedBy, Option::<String>::None.into())
+        .col_expr(
+            outbox::Column::ClaimedUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Status.is_in([FAILED, PAUSED]))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Pauses every pending job of `kinds` (all kinds when empty): the
+/// system-wide disconnect. Returns how many.
+pub async fn pause_all(db: &impl ConnectionTrait, kinds: &[&str]) -> Result<u64, DbErr> {
+    let mut q = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, PAUSED.into())
+        .filter(outbox::Column::Status.eq(PENDING));
+    if !kinds.is_empty() {
+        q = q.filter(outbox::Column::Kind.is_in(kinds.iter().copied()));
+    }
+    Ok(q.exec(db).await?.rows_affected)
 }
 
 /// 30 s after the first attempt, doubling, capped at an hour.

@@ -30,6 +30,7 @@ pub async fn rotate_all(
             crate::legacy::LegacyError::Db(e) => StoreError::Db(e),
             other => StoreError::Db(sea_orm::DbErr::Custom(other.to_string())),
         })?;
+    report.resealed += crate::connections::reseal_tokens(&txn, vault).await?;
     txn.commit().await?;
     Ok(report)
 }

@@ -33,6 +33,10 @@ pub enum Purpose {
     ClientSecret,
     /// A legacy Exchange (password authentication) password.
     LegacyExchangePassword,
+    /// A calendar connection's Graph access token.
+    AccessToken,
+    /// A calendar connection's refresh token.
+    RefreshToken,
 }
 
 impl Purpose {
@@ -40,6 +44,8 @@ impl Purpose {
         match self {
             Purpose::ClientSecret => "integration.client_secret",
             Purpose::LegacyExchangePassword => "legacy_exchange_settings.password",
+            Purpose::AccessToken => "calendar_connections.access_token",
+            Purpose::RefreshToken => "calendar_connections.refresh_token",
         }
     }
 }

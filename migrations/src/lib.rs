@@ -7,6 +7,7 @@ mod m20261128_000001_accounts;
 mod m20261129_000002_integration;
 mod m20261130_000003_bookings;
 mod m20261201_000004_appointments;
+mod m20261202_000005_calendar_sync;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_integration::Migration),
             Box::new(m20261130_000003_bookings::Migration),
             Box::new(m20261201_000004_appointments::Migration),
+            Box::new(m20261202_000005_calendar_sync::Migration),
         ]
     }
 }

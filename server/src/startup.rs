@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use app::{App, shell};
 use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::routing::{get, post};
 use backend::Backend;
 use backend::config::Settings;
 use backend::sessions::DbSessionStore;
@@ -89,6 +89,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let store = DbSessionStore::new(self.backend.db.clone());
         let sweeper = tokio::spawn(sweep_expired_sessions(store));
+        // The sync workers (when `sync.enabled`): two per process, so a
+        // slow job never holds back the claiming of the next ones.
+        let workers = backend::sync::spawn_workers(&self.backend, 2);
         tracing::info!(address = %self.listener.local_addr()?, "Calbridge is listening");
         let served = axum::serve(
             self.listener,
@@ -106,6 +109,9 @@ impl Application {
         })
         .await;
         sweeper.abort();
+        for w in workers {
+            w.abort();
+        }
         served
     }
 }
@@ -146,6 +152,11 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/metrics", get(routes::metrics::metrics))
+        .route(
+            backend::integration::OAUTH_CALLBACK_PATH,
+            get(routes::oauth::callback),
+        )
+        .route(routes::oauth::CONNECT_PATH, post(routes::oauth::connect))
         .route(
             app::models::INTEGRATION_EVENTS_PATH,
             get(routes::events::integration),

@@ -10,5 +10,6 @@ pub mod guard;
 pub mod integrations;
 pub mod legacy;
 pub mod outbox;
+pub mod outlook;
 pub mod spaces;
 pub mod staff;

@@ -4,6 +4,7 @@ pub mod field_error;
 pub mod legacy_exchange;
 pub mod live;
 pub mod nav;
+pub mod outlook_connection;
 pub mod require_role;
 pub mod session;
 pub mod url_error;

@@ -58,10 +58,9 @@ pub struct DisconnectReport {
 /// with a client secret). Events already written to Outlook stay, and
 /// legacy password settings are not touched.
 ///
-/// Today there are no OAuth connections or Graph subscriptions yet, so this
-/// disables the integration and erases the client secret. The appointment
-/// and room sync issues extend it (revoke connections and erase their
-/// tokens, delete subscriptions where possible) and its test.
+/// Disables the integration, erases the client secret, revokes every
+/// calendar connection (their tokens erased) and pauses every waiting
+/// appointment sync job. Graph subscriptions are the room sync's to add.
 pub async fn disconnect_everything(
     db: &DatabaseConnection,
     actor: &User,
@@ -77,7 +76,11 @@ pub async fn disconnect_everything(
     settings.updated_at = settings.disconnected_at;
     settings.updated_by = Some(actor.id);
     store::write(&txn, &settings).await?;
-    let report = DisconnectReport::default();
+    let report = DisconnectReport {
+        connections_revoked: crate::connections::revoke_all(&txn, Utc::now()).await?,
+        subscriptions_deleted: 0,
+    };
+    crate::outbox::pause_all(&txn, &crate::outbox::APPOINTMENT_KINDS).await?;
     audit::record(
         &txn,
         actor,

@@ -201,3 +201,217 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     }
     parts.join(": ")
 }
+
+// ----- the user flow: authorization code with PKCE, and refresh -----------
+
+/// An `oauth2` client for signing people in: the authorize endpoint too.
+type UserFlowClient = oauth2::Client<
+    MicrosoftError,
+    BasicTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// Where to send someone to connect, and what to keep in their session
+/// until they come back. The verifier must never leave the server.
+pub struct AuthorizationRequest {
+    pub url: String,
+    pub state: String,
+    pub verifier: SecretString,
+}
+
+impl std::fmt::Debug for AuthorizationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationRequest")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Tokens as Microsoft returned them. Debug shows neither token.
+pub struct TokenSet {
+    pub access_token: SecretString,
+    /// Microsoft returns a new one with every refresh: store it each time.
+    pub refresh_token: Option<SecretString>,
+    pub expires_in: Option<Duration>,
+}
+
+impl std::fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("refresh_token", &self.refresh_token.is_some())
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why redeeming a code or refreshing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenProblem {
+    /// Microsoft answered with its error JSON.
+    #[error("Microsoft refused: {} ({})", .0.summary(), .0.reference())]
+    Refused(Box<MicrosoftError>),
+    #[error("could not reach Microsoft at {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("Microsoft's answer from {url} could not be understood: {detail}")]
+    Unexpected { url: String, detail: String },
+}
+
+impl TokenProblem {
+    /// The grant is gone (revoked, expired, consent withdrawn): only the
+    /// person signing in again helps, so retrying is pointless.
+    pub fn is_dead_grant(&self) -> bool {
+        match self {
+            TokenProblem::Refused(e) => {
+                e.error == "invalid_grant"
+                    || e.error == "interaction_required"
+                    || matches!(e.code(), Some(50173 | 700082 | 70000 | 65001 | 70008))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Calbridge's delegated scopes for calendar sync.
+pub const CALENDAR_SCOPES: [&str; 3] = ["offline_access", "Calendars.ReadWrite", "User.Read"];
+
+impl IdentityClient {
+    pub fn authorize_url(&self, authority: &Authority) -> String {
+        format!(
+            "{}/{}/oauth2/v2.0/authorize",
+            self.login_url,
+            authority.segment()
+        )
+    }
+
+    /// The tenant admin's consent link (AADSTS65001 "consent missing").
+    pub fn admin_consent_url(&self, tenant: &str, application_id: &str, redirect: &str) -> String {
+        format!(
+            "{}/{}/v2.0/adminconsent?client_id={}&redirect_uri={}",
+            self.login_url,
+            tenant,
+            urlencode(application_id),
+            urlencode(redirect)
+        )
+    }
+
+    fn user_flow_client(&self, creds: &AppCredentials<'_>) -> Result<UserFlowClient, TokenProblem> {
+        let url = self.token_url(creds.authority);
+        let bad = |what: &str, e: &dyn std::fmt::Display| TokenProblem::Unexpected {
+            url: url.clone(),
+            detail: format!("{what}: {e}"),
+        };
+        let token_url = TokenUrl::new(url.clone()).map_err(|e| bad("token URL", &e))?;
+        let auth_url = oauth2::AuthUrl::new(self.authorize_url(creds.authority))
+            .map_err(|e| bad("authorize URL", &e))?;
+        let redirect =
+            RedirectUrl::new(creds.redirect_url.to_owned()).map_err(|e| bad("redirect URL", &e))?;
+        Ok(
+            oauth2::Client::new(ClientId::new(creds.application_id.to_owned()))
+                .set_client_secret(ClientSecret::new(creds.secret.expose_secret().to_owned()))
+                .set_auth_type(AuthType::RequestBody)
+                .set_auth_uri(auth_url)
+                .set_token_uri(token_url)
+                .set_redirect_uri(redirect),
+        )
+    }
+
+    /// Authorization code request with PKCE (S256) and a random `state`.
+    pub fn authorization_request(
+        &self,
+        creds: &AppCredentials<'_>,
+        login_hint: Option<&str>,
+    ) -> Result<AuthorizationRequest, TokenProblem> {
+        let client = self.user_flow_client(creds)?;
+        let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+        let mut request = client
+            .authorize_url(oauth2::CsrfToken::new_random)
+            .add_scopes(CALENDAR_SCOPES.map(|s| Scope::new(s.to_owned())))
+            .set_pkce_challenge(challenge)
+            .add_extra_param("response_mode", "query");
+        if let Some(hint) = login_hint {
+            request = request.add_extra_param("login_hint", hint);
+        }
+        let (url, state) = request.url();
+        Ok(AuthorizationRequest {
+            url: url.to_string(),
+            state: state.secret().clone(),
+            verifier: SecretString::from(verifier.secret().clone()),
+        })
+    }
+
+    /// Redeems an authorization code (single use) with its PKCE verifier.
+    pub async fn redeem_code(
+        &self,
+        creds: &AppCredentials<'_>,
+        code: &str,
+        verifier: &SecretString,
+    ) -> Result<TokenSet, TokenProblem> {
+        let client = self.user_flow_client(creds)?;
+        let answer = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(oauth2::PkceCodeVerifier::new(
+                verifier.expose_secret().to_owned(),
+            ))
+            .request_async(&self.http)
+            .await;
+        self.tokens(answer, creds.authority)
+    }
+
+    /// Trades a refresh token for new tokens (and a new refresh token).
+    pub async fn refresh(
+        &self,
+        creds: &AppCredentials<'_>,
+        refresh_token: &SecretString,
+    ) -> Result<TokenSet, TokenProblem> {
+        let client = self.user_flow_client(creds)?;
+        let token = oauth2::RefreshToken::new(refresh_token.expose_secret().to_owned());
+        let answer = client
+            .exchange_refresh_token(&token)
+            .add_scopes(CALENDAR_SCOPES.map(|s| Scope::new(s.to_owned())))
+            .request_async(&self.http)
+            .await;
+        self.tokens(answer, creds.authority)
+    }
+
+    fn tokens(
+        &self,
+        answer: Result<BasicTokenResponse, TokenError>,
+        authority: &Authority,
+    ) -> Result<TokenSet, TokenProblem> {
+        use oauth2::TokenResponse;
+        let url = self.token_url(authority);
+        match answer {
+            Ok(t) => Ok(TokenSet {
+                access_token: SecretString::from(t.access_token().secret().clone()),
+                refresh_token: t
+                    .refresh_token()
+                    .map(|r| SecretString::from(r.secret().clone())),
+                expires_in: t.expires_in(),
+            }),
+            Err(RequestTokenError::ServerResponse(e)) => {
+                tracing::info!(error = %e, %url, "Microsoft refused a token request");
+                Err(TokenProblem::Refused(Box::new(e)))
+            }
+            Err(RequestTokenError::Request(e)) => Err(TokenProblem::Unreachable {
+                url,
+                detail: error_chain(&e),
+            }),
+            Err(RequestTokenError::Parse(e, _)) => Err(TokenProblem::Unexpected {
+                url,
+                detail: e.to_string(),
+            }),
+            Err(RequestTokenError::Other(detail)) => Err(TokenProblem::Unexpected { url, detail }),
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    oauth2::url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

@@ -3,7 +3,11 @@
 //! `trace_id`, `correlation_id`) so messages and logs can show it.
 
 pub mod error;
+pub mod graph;
 pub mod identity;
 
 pub use error::{CredentialProblem, MicrosoftError};
-pub use identity::{AppCredentials, Authority, IdentityClient};
+pub use graph::{GraphClient, GraphError};
+pub use identity::{
+    AppCredentials, Authority, AuthorizationRequest, IdentityClient, TokenProblem, TokenSet,
+};

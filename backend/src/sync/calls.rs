@@ -1,0 +1,147 @@
+//! One Graph call for a connection, with everything around it: a slot of
+//! the mailbox, an access token (refreshed once after a 401), a few quick
+//! jittered retries for 5xx and lost answers, and Retry-After closing the
+//! mailbox for everyone.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::Rng;
+use serde_json::Value;
+
+use crate::Backend;
+use crate::connections::{self, TokenFailure};
+use crate::entities::calendar_connection;
+use crate::microsoft::GraphError;
+
+/// What to do with the job after a failed call.
+#[derive(Debug)]
+pub enum CallFailure {
+    /// Come back after this long (Retry-After, or backoff).
+    RetryAfter(Duration, String),
+    /// Back off by attempt count (outbox backoff).
+    Backoff(String),
+    /// The connection needs its owner: park the job.
+    Paused(String),
+    /// Retrying will not help; keep it for the admin.
+    Permanent(String),
+    /// Graph says the item is not there.
+    NotFound,
+    /// 410: a delta token expired; read everything again.
+    Gone,
+}
+
+pub enum Op<'a> {
+    Create(&'a Value),
+    Update(&'a str, &'a Value),
+    Delete(&'a str),
+    Get(&'a str),
+}
+
+/// Quick retries inside one job for 5xx and dropped connections, before
+/// the job goes back to the outbox with its longer backoff.
+const QUICK_RETRIES: u32 = 3;
+const QUICK_BASE: Duration = Duration::from_millis(150);
+
+/// Full jitter: a random wait up to base × 2^attempt.
+pub fn jittered(base: Duration, attempt: u32) -> Duration {
+    let cap = base.saturating_mul(1 << attempt.min(10));
+    let ms = rand::thread_rng().gen_range(cap.as_millis() as u64 / 2..=cap.as_millis() as u64);
+    Duration::from_millis(ms)
+}
+
+pub async fn call(
+    backend: &Backend,
+    connection: &calendar_connection::Model,
+    op: Op<'_>,
+    holder: &str,
+) -> Result<Value, CallFailure> {
+    let mut token = get_token(backend, connection.id, None, holder).await?;
+    let mut refreshed = false;
+    let mut attempt = 0;
+    loop {
+        let permit = backend
+            .sync
+            .limiter
+            .acquire(&backend.db, &connection.account, holder)
+            .await
+            .map_err(|e| CallFailure::Backoff(format!("database: {e}")))?;
+        let result = send(backend, &token.token, &op).await;
+        permit.release().await;
+        match result {
+            Ok(v) => {
+                let _ = connections::record_success(&backend.db, connection.id, Utc::now()).await;
+                return Ok(v);
+            }
+            Err(GraphError::Unauthorized { .. }) if !refreshed => {
+                refreshed = true;
+                token = get_token(backend, connection.id, Some(token.version), holder).await?;
+            }
+            Err(GraphError::Unauthorized { code, message }) => {
+                return Err(CallFailure::Backoff(format!(
+                    "Graph refused a freshly refreshed token (401 {code}): {message}"
+                )));
+            }
+            Err(GraphError::NotFound { .. }) => return Err(CallFailure::NotFound),
+            Err(GraphError::Gone { .. }) => return Err(CallFailure::Gone),
+            Err(GraphError::Throttled {
+                status,
+                code,
+                retry_after,
+            }) => {
+                let wait = retry_after.unwrap_or_else(|| jittered(Duration::from_secs(2), attempt));
+                let _ = backend
+                    .sync
+                    .limiter
+                    .close_for(&backend.db, &connection.account, wait)
+                    .await;
+                return Err(CallFailure::RetryAfter(
+                    wait,
+                    format!("Graph throttled ({status} {code}); retrying after {wait:?}"),
+                ));
+            }
+            Err(e) if e.is_transient() && attempt < QUICK_RETRIES => {
+                tracing::debug!(error = %e, attempt, "transient Graph failure, retrying");
+                tokio::time::sleep(jittered(QUICK_BASE, attempt)).await;
+                attempt += 1;
+            }
+            Err(e) if e.is_transient() => return Err(CallFailure::Backoff(e.to_string())),
+            Err(e) => return Err(CallFailure::Permanent(e.to_string())),
+        }
+    }
+}
+
+async fn send(
+    backend: &Backend,
+    token: &secrecy::SecretString,
+    op: &Op<'_>,
+) -> Result<Value, GraphError> {
+    match op {
+        Op::Create(body) => backend.graph.create_event(token, body).await,
+        Op::Update(id, body) => backend.graph.update_event(token, id, body).await,
+        Op::Delete(id) => backend
+            .graph
+            .delete_event(token, id)
+            .await
+            .map(|_| Value::Null),
+        Op::Get(url) => backend.graph.get(token, url).await,
+    }
+}
+
+async fn get_token(
+    backend: &Backend,
+    connection_id: i64,
+    refused: Option<i64>,
+    holder: &str,
+) -> Result<connections::AccessToken, CallFailure> {
+    connections::access_token(backend, connection_id, refused, holder)
+        .await
+        .map_err(|e| match e {
+            TokenFailure::NotActive(s) => {
+                CallFailure::Paused(format!("the Outlook connection is {s}"))
+            }
+            TokenFailure::DeadGrant(m) => CallFailure::Paused(m),
+            TokenFailure::Transient(m) => CallFailure::Backoff(m),
+            e => CallFailure::Backoff(e.to_string()),
+        })
+}

@@ -1,0 +1,224 @@
+//! At most 4 Graph requests in flight per mailbox, across every instance:
+//! Graph counts them per app per mailbox, so the count lives in the
+//! database (the mailbox's 4 slot rows). A local semaphore per mailbox
+//! keeps this process from asking the database for slots it cannot have.
+//!
+//! A 429 closes the mailbox until its `Retry-After` has passed: locally to
+//! the millisecond, in the database to the next whole second (what the
+//! timestamps hold), so other instances wait too.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::outbox::{ceil_time, db_time};
+
+/// Graph: "4 concurrent requests per app per mailbox".
+pub const SLOTS_PER_MAILBOX: usize = 4;
+/// A crashed holder's slot frees itself after this long.
+const SLOT_LEASE: TimeDelta = TimeDelta::seconds(90);
+const POLL: Duration = Duration::from_millis(15);
+/// Marks slots closed by a Retry-After.
+const GATE_HOLDER: &str = "retry-after";
+
+/// A poisoned lock only means another task panicked mid-update of a map
+/// that stays valid; carry on.
+trait LockNow<T> {
+    fn lock_now(&self) -> MutexGuard<'_, T>;
+}
+
+impl<T> LockNow<T> for Mutex<T> {
+    fn lock_now(&self) -> MutexGuard<'_, T> {
+        self.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// This process's side of the limiter; shared through `Backend`.
+#[derive(Default)]
+pub struct Limiter {
+    semaphores: Mutex<HashMap<String, Arc<Semaphore>>>,
+    gates: Mutex<HashMap<String, Instant>>,
+    known: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter").finish_non_exhaustive()
+    }
+}
+
+/// One request's right to talk to a mailbox. Give it back with
+/// [`Permit::release`]; dropped unreleased (a panic), it frees its slot
+/// in the background.
+pub struct Permit {
+    db: DatabaseConnection,
+    slot_id: Option<i64>,
+    holder: String,
+    _local: OwnedSemaphorePermit,
+}
+
+impl Permit {
+    pub async fn release(mut self) {
+        if let Some(id) = self.slot_id.take() {
+            let _ = free_slot(&self.db, id, &self.holder).await;
+        }
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some(id) = self.slot_id.take() {
+            let db = self.db.clone();
+            let holder = std::mem::take(&mut self.holder);
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    let _ = free_slot(&db, id, &holder).await;
+                });
+            }
+        }
+    }
+}
+
+impl Limiter {
+    fn semaphore(&self, mailbox: &str) -> Arc<Semaphore> {
+        self.semaphores
+            .lock_now()
+            .entry(mailbox.to_lowercase())
+            .or_insert_with(|| Arc::new(Semaphore::new(SLOTS_PER_MAILBOX)))
+            .clone()
+    }
+
+    fn gate(&self, mailbox: &str) -> Option<Instant> {
+        let gates = self.gates.lock_now();
+        gates
+            .get(&mailbox.to_lowercase())
+            .copied()
+            .filter(|g| *g > Instant::now())
+    }
+
+    /// Waits for a slot of `mailbox` (local first, then the database).
+    pub async fn acquire(
+        &self,
+        db: &DatabaseConnection,
+        mailbox: &str,
+        holder: &str,
+    ) -> Result<Permit, DbErr> {
+        let mailbox = mailbox.to_lowercase();
+        let local = self
+            .semaphore(&mailbox)
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        self.ensure_slots(db, &mailbox).await?;
+        loop {
+            if let Some(until) = self.gate(&mailbox) {
+                tokio::time::sleep_until(until.into()).await;
+                continue;
+            }
+            if let Some(id) = take_slot(db, &mailbox, holder).await? {
+                return Ok(Permit {
+                    db: db.clone(),
+                    slot_id: Some(id),
+                    holder: holder.to_owned(),
+                    _local: local,
+                });
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Graph said "wait `retry_after`" for this mailbox: nobody (here or
+    /// in another instance) sends to it before then.
+    pub async fn close_for(
+        &self,
+        db: &DatabaseConnection,
+        mailbox: &str,
+        retry_after: Duration,
+    ) -> Result<(), DbErr> {
+        let mailbox = mailbox.to_lowercase();
+        let until = Instant::now() + retry_after;
+        {
+            let mut gates = self.gates.lock_now();
+            let gate = gates.entry(mailbox.clone()).or_insert(until);
+            if *gate < until {
+                *gate = until;
+            }
+        }
+        let until = ceil_time(Utc::now() + TimeDelta::from_std(retry_after).unwrap_or_default());
+        let sql = "UPDATE mailbox_slots SET held_by = $1, held_until = $2 \
+                   WHERE mailbox = $3 AND (held_until IS NULL OR held_until < $2)";
+        db.execute(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            sql,
+            [GATE_HOLDER.into(), until.into(), mailbox.into()],
+        ))
+        .await?;
+        Ok(())
+    }
+
+    async fn ensure_slots(&self, db: &DatabaseConnection, mailbox: &str) -> Result<(), DbErr> {
+        if self.known.lock_now().contains(mailbox) {
+            return Ok(());
+        }
+        for slot in 0..SLOTS_PER_MAILBOX as i32 {
+            db.execute(Statement::from_sql_and_values(
+                db.get_database_backend(),
+                "INSERT INTO mailbox_slots (mailbox, slot) VALUES ($1, $2) \
+                 ON CONFLICT (mailbox, slot) DO NOTHING",
+                [mailbox.into(), slot.into()],
+            ))
+            .await?;
+        }
+        self.known.lock_now().insert(mailbox.to_owned());
+        Ok(())
+    }
+}
+
+/// Takes a free slot row (or one whose holder's lease ran out).
+async fn take_slot(
+    db: &DatabaseConnection,
+    mailbox: &str,
+    holder: &str,
+) -> Result<Option<i64>, DbErr> {
+    let now = db_time(Utc::now());
+    let backend = db.get_database_backend();
+    let lock = if backend == DbBackend::Postgres {
+        "FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "UPDATE mailbox_slots SET held_by = $1, held_until = $2 \
+         WHERE id = (SELECT id FROM mailbox_slots WHERE mailbox = $3 \
+             AND (held_until IS NULL OR held_until <= $4) ORDER BY slot LIMIT 1 {lock}) \
+           AND (held_until IS NULL OR held_until <= $4) \
+         RETURNING id"
+    );
+    let row = db
+        .query_one(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                holder.into(),
+                (now + SLOT_LEASE).into(),
+                mailbox.into(),
+                now.into(),
+            ],
+        ))
+        .await?;
+    Ok(row.and_then(|r| r.try_get::<i64>("", "id").ok()))
+}
+
+async fn free_slot(db: &DatabaseConnection, id: i64, holder: &str) -> Result<(), DbErr> {
+    db.execute(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "UPDATE mailbox_slots SET held_by = NULL, held_until = NULL WHERE id = $1 AND held_by = $2",
+        [id.into(), holder.into()],
+    ))
+    .await?;
+    Ok(())
+}

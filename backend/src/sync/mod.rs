@@ -1,0 +1,43 @@
+//! The sync engine: workers that take appointment jobs from the outbox and
+//! write them to each staff member's Outlook calendar through Graph, the
+//! per-mailbox limiter shared by every instance, and free/busy reading.
+//!
+//! Space booking jobs (`space_booking.*`) are left for the room sync.
+
+pub mod appointments;
+pub mod calls;
+pub mod free_busy;
+pub mod limiter;
+pub mod worker;
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+pub use worker::{Worker, spawn_workers};
+
+/// This process's sync state, cloned into `Backend`.
+#[derive(Clone, Default)]
+pub struct SyncState {
+    pub limiter: Arc<limiter::Limiter>,
+    wake: Arc<Notify>,
+}
+
+impl std::fmt::Debug for SyncState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncState").finish_non_exhaustive()
+    }
+}
+
+impl SyncState {
+    /// Tells this process's workers a job was just committed, so they do
+    /// not wait for their next poll. Call it after the transaction that
+    /// enqueued the job has committed; skipping it only adds latency.
+    pub fn wake(&self) {
+        self.wake.notify_waiters();
+    }
+
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await
+    }
+}

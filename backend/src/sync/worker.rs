@@ -1,0 +1,187 @@
+//! The worker loop: while the integration is active, claim due
+//! appointment jobs, run each (many at once, each mailbox limited to 4
+//! requests in flight), and record how each ended on its outbox row.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::appointments::{self, Outcome};
+use super::calls::{CallFailure, jittered};
+use crate::Backend;
+use crate::entities::outbox as outbox_row;
+use crate::integration::IntegrationStatus;
+use crate::outbox::{self, APPOINTMENT_KINDS, Retry};
+
+/// A job left claimed this long by a worker that died is taken over.
+const JOB_LEASE: Duration = Duration::from_secs(180);
+
+/// One worker of this process. Several processes (or several workers)
+/// share the outbox safely.
+#[derive(Clone)]
+pub struct Worker {
+    backend: Backend,
+    name: String,
+    slots: Arc<Semaphore>,
+}
+
+impl Worker {
+    pub fn new(backend: Backend, name: impl Into<String>) -> Self {
+        let concurrency = backend.settings.sync.concurrency.max(1);
+        Self {
+            backend,
+            name: name.into(),
+            slots: Arc::new(Semaphore::new(concurrency)),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Claims what is due now and runs it to the end; returns how many
+    /// jobs it ran. Tests and the loop call this.
+    pub async fn run_once(&self) -> usize {
+        let mut tasks = JoinSet::new();
+        let n = self.claim_and_spawn(&mut tasks).await;
+        while tasks.join_next().await.is_some() {}
+        n
+    }
+
+    /// Until the process stops: claim, run, and sleep while nothing is due.
+    pub async fn run(self) {
+        let poll = Duration::from_millis(self.backend.settings.sync.poll_interval_ms.max(10));
+        let mut tasks = JoinSet::new();
+        loop {
+            while tasks.try_join_next().is_some() {}
+            let active = IntegrationStatus::current(&self.backend.db)
+                .await
+                .map(|s| s.connections_allowed)
+                .unwrap_or(false);
+            let claimed = if active {
+                self.claim_and_spawn(&mut tasks).await
+            } else {
+                0
+            };
+            if claimed == 0 || self.slots.available_permits() == 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => {},
+                    _ = self.backend.sync.woken() => {},
+                    Some(_) = tasks.join_next(), if !tasks.is_empty() => {},
+                }
+            }
+        }
+    }
+
+    async fn claim_and_spawn(&self, tasks: &mut JoinSet<()>) -> usize {
+        let free = self.slots.available_permits();
+        if free == 0 {
+            return 0;
+        }
+        let jobs = match outbox::claim(
+            &self.backend.db,
+            &self.name,
+            &APPOINTMENT_KINDS,
+            free as u64,
+            JOB_LEASE,
+            Utc::now(),
+        )
+        .await
+        {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, worker = %self.name, "could not claim sync jobs");
+                return 0;
+            }
+        };
+        let n = jobs.len();
+        for job in jobs {
+            let permit = self
+                .slots
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("never closed");
+            let me = self.clone();
+            tasks.spawn(async move {
+                me.run_job(job).await;
+                drop(permit);
+            });
+        }
+        n
+    }
+
+    async fn run_job(&self, job: outbox_row::Model) {
+        let holder = format!("{}/job-{}", self.name, job.id);
+        let outcome = appointments::handle(&self.backend, &job, &holder).await;
+        let db = &self.backend.db;
+        let now = Utc::now();
+        let recorded = match &outcome {
+            Outcome::Done => outbox::mark_done(db, job.id, &self.name).await,
+            Outcome::Skipped(note) => {
+                outbox::mark_done_with_note(db, job.id, &self.name, note).await
+            }
+            Outcome::Failed(CallFailure::Paused(note)) => {
+                outbox::mark_paused(db, job.id, &self.name, note).await
+            }
+            Outcome::Failed(CallFailure::RetryAfter(wait, msg)) => {
+                outbox::mark_failed(db, job.id, &self.name, msg, Retry::After(*wait), now).await
+            }
+            Outcome::Failed(CallFailure::Backoff(msg)) => {
+                // Jittered exponential backoff: spread retries of many
+                // jobs that failed together.
+                let wait = jittered(Duration::from_secs(2), job.attempts.max(1) as u32)
+                    .min(Duration::from_secs(3600));
+                outbox::mark_failed(db, job.id, &self.name, msg, Retry::After(wait), now).await
+            }
+            Outcome::Failed(CallFailure::Permanent(msg)) => {
+                outbox::mark_failed(db, job.id, &self.name, msg, Retry::Never, now).await
+            }
+            Outcome::Failed(CallFailure::NotFound | CallFailure::Gone) => {
+                outbox::mark_failed(
+                    db,
+                    job.id,
+                    &self.name,
+                    "Graph answered 404",
+                    Retry::Never,
+                    now,
+                )
+                .await
+            }
+        };
+        match recorded {
+            Ok(true) => tracing::debug!(job = job.id, ?outcome, "sync job finished"),
+            Ok(false) => tracing::warn!(
+                job = job.id,
+                worker = %self.name,
+                "sync job finished after its lease was taken over"
+            ),
+            Err(e) => tracing::warn!(job = job.id, error = %e, "could not record a sync job's end"),
+        }
+    }
+}
+
+/// Starts `count` workers and the free/busy poller in the background, when
+/// `settings.sync.enabled`. The handles stop them when aborted.
+pub fn spawn_workers(backend: &Backend, count: usize) -> Vec<tokio::task::JoinHandle<()>> {
+    if !backend.settings.sync.enabled {
+        return vec![];
+    }
+    let base = format!(
+        "{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4()
+            .simple()
+            .to_string()
+            .get(..8)
+            .unwrap_or("w")
+    );
+    let mut handles: Vec<_> = (0..count.max(1))
+        .map(|i| tokio::spawn(Worker::new(backend.clone(), format!("{base}-{i}")).run()))
+        .collect();
+    handles.push(tokio::spawn(super::free_busy::run(backend.clone())));
+    handles
+}

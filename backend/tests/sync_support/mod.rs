@@ -1,0 +1,348 @@
+//! What the sync tests share: a Backend on the test database that talks
+//! to an in-process emulator, the integration saved and active, a staff
+//! member with appointments, and the staff member connected through the
+//! emulator's real sign-in and consent pages.
+
+#![allow(dead_code)]
+
+use backend::Backend;
+use backend::accounts::{self, NewUser, Role};
+use backend::config::Settings;
+use backend::connections::{self, Owner};
+use backend::entities::{appointment, calendar_connection, staff_profile};
+use backend::integration::{AccountType, IntegrationSettings};
+use backend::outbox;
+use backend::vault::{Purpose, Vault};
+use chrono::{DateTime, TimeDelta, Utc};
+use emulator::state::SignInAudience;
+use emulator::{DEMO, EmulatorHandle, NewApp, RegisteredApp};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
+use secrecy::SecretString;
+
+pub const PUBLIC_URL: &str = "http://127.0.0.1:3999";
+pub const SAM: &str = "sam.reader@contoso-library.onmicrosoft.com";
+pub const ALEX: &str = "alex.archivist@contoso-library.onmicrosoft.com";
+pub const STAFF_PASSWORD: &str = "Staff-Pass-2024!";
+
+pub struct SyncEnv {
+    pub backend: Backend,
+    pub emu: EmulatorHandle,
+    pub app: RegisteredApp,
+    pub staff_id: i64,
+    _dir: tempfile::TempDir,
+}
+
+pub fn settings(dir: &std::path::Path, emu: &EmulatorHandle) -> Settings {
+    let figment = Settings::figment(Some(&dir.join("none.toml")))
+        .merge(("microsoft_login_url", emu.base_url()))
+        .merge(("microsoft_graph_url", format!("{}/v1.0", emu.base_url())))
+        .merge(("public_base_url", PUBLIC_URL))
+        .merge(("data_dir", dir.to_string_lossy().as_ref()))
+        .merge(("sync.poll_interval_ms", 50))
+        .merge(("sync.concurrency", 32));
+    Settings::from_figment(figment).expect("test settings")
+}
+
+fn vault() -> Vault {
+    use base64::Engine;
+    let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    Vault::parse(&SecretString::from(key), None).expect("vault")
+}
+
+/// A Backend like the server's, on `db`, with its own emulator.
+pub async fn env(db: DatabaseConnection) -> SyncEnv {
+    let emu = emulator::Emulator::start(emulator::EmulatorConfig::demo())
+        .await
+        .expect("emulator starts");
+    env_with(db, emu).await
+}
+
+pub async fn env_with(db: DatabaseConnection, emu: EmulatorHandle) -> SyncEnv {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(dir.path(), &emu);
+    let redirect = backend::integration::redirect_url(&settings);
+    let backend = Backend::new(db, settings, vault());
+    let app = emu.register_app(NewApp::web(
+        "Calbridge",
+        DEMO.tenant_id,
+        SignInAudience::AzureADMultipleOrgs,
+        &redirect,
+    ));
+    save_integration(&backend, &app, AccountType::AnyOrganization).await;
+    let staff_id = staff_member(&backend, "sam@calbridge.test").await;
+    SyncEnv {
+        backend,
+        emu,
+        app,
+        staff_id,
+        _dir: dir,
+    }
+}
+
+pub async fn save_integration(backend: &Backend, app: &RegisteredApp, account_type: AccountType) {
+    let secret = backend.vault.seal(
+        Purpose::ClientSecret,
+        &SecretString::from(app.secret_value.clone()),
+    );
+    let settings = IntegrationSettings {
+        application_id: Some(app.client_id.to_string()),
+        client_secret: Some(secret),
+        secret_hint: Some(app.secret_value[..3].to_owned()),
+        account_type,
+        tenant_id: Some(app.tenant_id.to_string()),
+        active: true,
+        checked_at: Some(Utc::now()),
+        ..Default::default()
+    };
+    backend::integration::store::write(&backend.db, &settings)
+        .await
+        .unwrap();
+}
+
+/// A staff account with appointments activated; returns its user id.
+pub async fn staff_member(backend: &Backend, email: &str) -> i64 {
+    let user = accounts::create_user(
+        &backend.db,
+        NewUser {
+            email,
+            display_name: "Sam Reference",
+            role: Role::Staff,
+            password: "calbridge-staff-pass",
+        },
+    )
+    .await
+    .unwrap();
+    let now = Utc::now();
+    staff_profile::ActiveModel {
+        user_id: Set(user.id),
+        appointments_enabled: Set(true),
+        appointment_minutes: Set(30),
+        location_kind: Set("in_person".into()),
+        location: Set("Reference desk, 2nd floor".into()),
+        time_zone: Set("Europe/Amsterdam".into()),
+        booking_window_days: Set(14),
+        free_busy_enabled: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&backend.db)
+    .await
+    .unwrap();
+    user.id
+}
+
+/// Walks the emulator's sign-in (and consent) pages like a browser and
+/// returns the authorization code sent to the redirect URI.
+pub async fn sign_in_for_code(
+    backend: &Backend,
+    authorize_url: &str,
+    upn: &str,
+    password: &str,
+) -> Result<String, String> {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client.get(authorize_url).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    let (action, flow) = form_of(&html).ok_or_else(|| format!("no sign-in form: {html}"))?;
+    let base = &backend.settings.microsoft_login_url;
+    let answer = client
+        .post(format!("{base}{action}"))
+        .form(&[
+            ("flow", flow.as_str()),
+            ("action", "signin"),
+            ("loginfmt", upn),
+            ("passwd", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let answer = if answer.status().is_redirection() {
+        answer
+    } else {
+        let html = answer.text().await.unwrap();
+        let (action, flow) = form_of(&html).ok_or_else(|| format!("no consent form: {html}"))?;
+        client
+            .post(format!("{base}{action}"))
+            .form(&[("flow", flow.as_str()), ("action", "accept")])
+            .send()
+            .await
+            .unwrap()
+    };
+    let location = answer
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .ok_or("no redirect after consent")?
+        .to_owned();
+    let url = reqwest::Url::parse(&location).map_err(|e| e.to_string())?;
+    url.query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .ok_or(location)
+}
+
+/// `(action, flow)` of the first form on an emulator page.
+pub fn form_of(html: &str) -> Option<(String, String)> {
+    let action = between(html, "action=\"", "\"")?;
+    let after = html.find("name=\"flow\"")?;
+    let flow = between(&html[after..], "value=\"", "\"")?;
+    Some((action, flow))
+}
+
+fn between(s: &str, start: &str, end: &str) -> Option<String> {
+    let i = s.find(start)? + start.len();
+    let j = s[i..].find(end)? + i;
+    Some(s[i..j].to_owned())
+}
+
+/// Connects `user_id` to Microsoft account `upn` through the real flow
+/// (PKCE, code redemption, `/me`), without the HTTP callback route.
+pub async fn connect(backend: &Backend, user_id: i64, upn: &str) -> calendar_connection::Model {
+    let registration =
+        connections::active_registration(&backend.db, &backend.vault, &backend.settings)
+            .await
+            .unwrap()
+            .expect("integration active");
+    let request = backend
+        .identity
+        .authorization_request(&registration.credentials(), Some(upn))
+        .unwrap();
+    let code = sign_in_for_code(backend, &request.url, upn, STAFF_PASSWORD)
+        .await
+        .expect("code");
+    let tokens = backend
+        .identity
+        .redeem_code(&registration.credentials(), &code, &request.verifier)
+        .await
+        .expect("tokens");
+    let me = backend.graph.me(&tokens.access_token).await.expect("/me");
+    connections::store_connection(
+        &backend.db,
+        &backend.vault,
+        Owner::staff(user_id),
+        &me.address(),
+        &tokens,
+        Utc::now(),
+    )
+    .await
+    .unwrap()
+}
+
+pub fn t(hours_from_now: i64) -> DateTime<Utc> {
+    outbox_time(Utc::now() + TimeDelta::hours(hours_from_now))
+}
+
+fn outbox_time(at: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    at.duration_trunc(TimeDelta::minutes(30)).unwrap()
+}
+
+/// Books an appointment and enqueues its job in one transaction, as the
+/// appointments code does.
+pub async fn book(backend: &Backend, staff_id: i64, patron: &str, start: DateTime<Utc>) -> i64 {
+    let now = Utc::now();
+    let txn = backend.db.begin().await.unwrap();
+    let a = appointment::ActiveModel {
+        staff_id: Set(staff_id),
+        starts_at: Set(start),
+        ends_at: Set(start + TimeDelta::minutes(30)),
+        patron_name: Set(patron.to_owned()),
+        patron_email: Set(format!(
+            "{}@example.org",
+            patron.to_lowercase().replace(' ', ".")
+        )),
+        question: Set("Where do I find the 1850s newspapers?".into()),
+        location_kind: Set("in_person".into()),
+        location: Set("Reference desk, 2nd floor".into()),
+        status: Set("active".into()),
+        created_by: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    .unwrap();
+    outbox::enqueue(
+        &txn,
+        outbox::APPOINTMENT_CREATED,
+        a.id,
+        &serde_json::json!({"appointment": a.id}),
+        now,
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    a.id
+}
+
+pub async fn move_to(backend: &Backend, id: i64, start: DateTime<Utc>) {
+    change(backend, id, outbox::APPOINTMENT_MOVED, |a| {
+        a.starts_at = Set(start);
+        a.ends_at = Set(start + TimeDelta::minutes(30));
+    })
+    .await
+}
+
+pub async fn cancel(backend: &Backend, id: i64) {
+    change(backend, id, outbox::APPOINTMENT_CANCELLED, |a| {
+        a.status = Set("cancelled".into());
+    })
+    .await
+}
+
+async fn change(
+    backend: &Backend,
+    id: i64,
+    kind: &str,
+    edit: impl FnOnce(&mut appointment::ActiveModel),
+) {
+    let now = Utc::now();
+    let txn = backend.db.begin().await.unwrap();
+    let row = appointment::Entity::find_by_id(id)
+        .one(&txn)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut a: appointment::ActiveModel = row.into();
+    edit(&mut a);
+    a.updated_at = Set(now);
+    a.update(&txn).await.unwrap();
+    outbox::enqueue(&txn, kind, id, &serde_json::json!({"appointment": id}), now)
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+}
+
+/// Refresh tokens the emulator has issued for `upn`: one per successful
+/// token request (code redemption or refresh). Its request log covers
+/// Graph only, so the token endpoint is counted here.
+pub fn tokens_issued(emu: &EmulatorHandle, upn: &str) -> usize {
+    let user = emu.user_id(upn).expect("known user");
+    emu.shared()
+        .world
+        .lock()
+        .refresh_tokens
+        .values()
+        .filter(|t| t.user_id == user)
+        .count()
+}
+
+pub async fn connection(backend: &Backend, id: i64) -> calendar_connection::Model {
+    calendar_connection::Entity::find_by_id(id)
+        .one(&backend.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+pub async fn jobs(backend: &Backend) -> Vec<backend::entities::outbox::Model> {
+    backend::entities::outbox::Entity::find()
+        .all(&backend.db)
+        .await
+        .unwrap()
+}

@@ -1,0 +1,546 @@
+//! "Connect with Microsoft" over real HTTP: Calbridge's start route and
+//! callback, the emulator's sign-in, consent and admin-consent pages, and
+//! every refusal with its way forward; disconnecting; a personal account.
+
+mod support;
+
+use backend::connections::{self, Owner};
+use backend::entities::{legacy_exchange_setting, staff_profile, user};
+use backend::integration::{AccountType, IntegrationSettings};
+use backend::vault::Purpose;
+use chrono::Utc;
+use emulator::state::SignInAudience;
+use emulator::{DEMO, NewApp, RegisteredApp};
+use reqwest::StatusCode;
+use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+use secrecy::SecretString;
+use support::{TestApp, client, login};
+
+const STAFF: (&str, &str) = ("sam@calbridge.test", "calbridge-staff");
+const PATRON: (&str, &str) = ("pat@calbridge.test", "calbridge-patron");
+const SAM_MS: (&str, &str) = (
+    "sam.reader@contoso-library.onmicrosoft.com",
+    "Staff-Pass-2024!",
+);
+const IT_ADMIN: (&str, &str) = (
+    "it.admin@contoso-library.onmicrosoft.com",
+    "Admin-Pass-2024!",
+);
+const REDIRECT: &str = "http://127.0.0.1/oauth/microsoft/callback";
+
+on_both_databases!(
+    staff_connects_and_the_callback_cannot_be_replayed,
+    cancelling_at_microsoft_connects_nothing,
+    consent_missing_shows_the_admin_link_which_lets_staff_connect,
+    deactivated_meanwhile_connects_nothing,
+    only_signed_in_staff_with_appointments_may_connect,
+    staff_disconnects_and_tokens_are_erased,
+    a_personal_microsoft_account_connects,
+);
+
+// ----- helpers -----
+
+async fn set_up(
+    app: &TestApp,
+    audience: SignInAudience,
+    account_type: AccountType,
+) -> RegisteredApp {
+    let registered =
+        app.emulator()
+            .register_app(NewApp::web("Calbridge", DEMO.tenant_id, audience, REDIRECT));
+    let backend = &app.backend;
+    let secret = backend.vault.seal(
+        Purpose::ClientSecret,
+        &SecretString::from(registered.secret_value.clone()),
+    );
+    backend::integration::store::write(
+        &backend.db,
+        &IntegrationSettings {
+            application_id: Some(registered.client_id.to_string()),
+            client_secret: Some(secret),
+            secret_hint: Some(registered.secret_value[..3].to_owned()),
+            account_type,
+            tenant_id: Some(registered.tenant_id.to_string()),
+            active: true,
+            checked_at: Some(Utc::now()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    registered
+}
+
+async fn staff_id(app: &TestApp) -> i64 {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    user::Entity::find()
+        .filter(user::Column::Email.eq(STAFF.0))
+        .one(&app.backend.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+async fn enable_appointments(app: &TestApp) -> i64 {
+    let id = staff_id(app).await;
+    let now = Utc::now();
+    staff_profile::ActiveModel {
+        user_id: Set(id),
+        appointments_enabled: Set(true),
+        appointment_minutes: Set(30),
+        location_kind: Set("in_person".into()),
+        location: Set("Reference desk".into()),
+        time_zone: Set("Europe/Amsterdam".into()),
+        booking_window_days: Set(14),
+        free_busy_enabled: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.backend.db)
+    .await
+    .unwrap();
+    id
+}
+
+async fn staff_client(app: &TestApp) -> reqwest::Client {
+    let c = client();
+    login(app, &c, STAFF.0, STAFF.1).await;
+    c
+}
+
+/// "Connect with Microsoft": Calbridge answers with a redirect to the
+/// emulator's authorize endpoint.
+async fn start(app: &TestApp, c: &reqwest::Client) -> String {
+    let r = c
+        .post(app.url("/oauth/microsoft/connect"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
+    location(&r)
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .expect("a redirect")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn form_of(html: &str) -> (String, String) {
+    let between = |s: &str, a: &str, b: &str| {
+        let i = s.find(a).unwrap_or_else(|| panic!("{a} not in {s}")) + a.len();
+        let j = s[i..].find(b).unwrap() + i;
+        s[i..j].to_owned()
+    };
+    let action = between(html, "action=\"", "\"");
+    let at = html.find("name=\"flow\"").expect("a flow field");
+    (action, between(&html[at..], "value=\"", "\""))
+}
+
+/// Signs in at the emulator and presses `button` on the page that follows
+/// (consent "accept"/"cancel", admin approval "back"); `None` presses
+/// nothing. Returns the final redirect (to Calbridge's callback).
+async fn at_microsoft(
+    app: &TestApp,
+    c: &reqwest::Client,
+    authorize_url: &str,
+    who: (&str, &str),
+    button: Option<&str>,
+) -> String {
+    let base = app.emulator().base_url().to_owned();
+    let r = c.get(authorize_url).send().await.unwrap();
+    if r.status().is_redirection() {
+        // Already signed in at Microsoft, consent given: straight back.
+        return location(&r);
+    }
+    let html = r.text().await.unwrap();
+    if !html.contains("name=\"loginfmt\"") {
+        // An account picker (signed in already): continue as that account.
+        return press(app, c, &html, button.unwrap_or("pick")).await;
+    }
+    let (action, flow) = form_of(&html);
+    let r = c
+        .post(format!("{base}{action}"))
+        .form(&[
+            ("flow", flow.as_str()),
+            ("action", "signin"),
+            ("loginfmt", who.0),
+            ("passwd", who.1),
+        ])
+        .send()
+        .await
+        .unwrap();
+    if r.status().is_redirection() {
+        return location(&r);
+    }
+    let html = r.text().await.unwrap();
+    press(app, c, &html, button.unwrap_or("accept")).await
+}
+
+/// Presses a button of an emulator page, through any further pages
+/// (picker → consent), until the redirect back.
+async fn press(app: &TestApp, c: &reqwest::Client, html: &str, button: &str) -> String {
+    let base = app.emulator().base_url().to_owned();
+    let mut html = html.to_owned();
+    let mut button = button.to_owned();
+    for _ in 0..3 {
+        let (action, flow) = form_of(&html);
+        let r = c
+            .post(format!("{base}{action}"))
+            .form(&[("flow", flow.as_str()), ("action", button.as_str())])
+            .send()
+            .await
+            .unwrap();
+        if r.status().is_redirection() {
+            return location(&r);
+        }
+        html = r.text().await.unwrap();
+        button = "accept".into();
+    }
+    panic!("no redirect back: {html}")
+}
+
+/// Follows Microsoft's redirect to the callback on the test server (the
+/// registered redirect URI has no port).
+async fn callback(app: &TestApp, c: &reqwest::Client, redirect: &str) -> reqwest::Response {
+    let query = redirect.split_once('?').map(|(_, q)| q).unwrap_or("");
+    c.get(app.url(&format!("/oauth/microsoft/callback?{query}")))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn connection(
+    app: &TestApp,
+    id: i64,
+) -> Option<backend::entities::calendar_connection::Model> {
+    connections::find(&app.backend.db, Owner::staff(id))
+        .await
+        .unwrap()
+}
+
+// ----- tests -----
+
+async fn staff_connects_and_the_callback_cannot_be_replayed(app: TestApp) {
+    set_up(
+        &app,
+        SignInAudience::AzureADMultipleOrgs,
+        AccountType::AnyOrganization,
+    )
+    .await;
+    let id = enable_appointments(&app).await;
+    // Legacy password settings stay until the staff member connects.
+    legacy_exchange_setting::ActiveModel {
+        owner_kind: Set("staff".into()),
+        owner_id: Set(id),
+        server_url: Set("https://mail.example.org/EWS/Exchange.asmx".into()),
+        account: Set("sam@example.org".into()),
+        password_sealed: Set("v1:default:xxx".into()),
+        updated_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&app.backend.db)
+    .await
+    .unwrap();
+
+    let c = staff_client(&app).await;
+    let page = c
+        .get(app.url("/staff/sync"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Connect with Microsoft"), "{page}");
+
+    let authorize = start(&app, &c).await;
+    let url = reqwest::Url::parse(&authorize).unwrap();
+    assert!(
+        url.path().ends_with("/organizations/oauth2/v2.0/authorize"),
+        "{url}"
+    );
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["scope"], "offline_access Calendars.ReadWrite User.Read");
+    assert_eq!(q["redirect_uri"], REDIRECT);
+    assert!(q["state"].len() >= 16);
+
+    let redirect = at_microsoft(&app, &c, &authorize, SAM_MS, None).await;
+    assert!(
+        redirect.starts_with(REDIRECT) && redirect.contains("code="),
+        "{redirect}"
+    );
+    let r = callback(&app, &c, &redirect).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/staff/sync?connected=1");
+
+    let row = connection(&app, id).await.expect("stored");
+    assert_eq!(
+        (row.account.as_str(), row.status.as_str()),
+        (SAM_MS.0, "active")
+    );
+    let sealed = row.refresh_token_sealed.clone().unwrap();
+    assert!(sealed.starts_with("v1:"), "tokens are sealed by the vault");
+    assert_eq!(
+        legacy_exchange_setting::Entity::find()
+            .count(&app.backend.db)
+            .await
+            .unwrap(),
+        0,
+        "connecting replaces the legacy password settings"
+    );
+    let page = c
+        .get(app.url("/staff/sync?connected=1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(SAM_MS.0), "{page}");
+    assert!(!page.contains(&sealed));
+
+    // The same callback again: stale, nothing changes.
+    let r = callback(&app, &c, &redirect).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("already been used or has expired"), "{text}");
+    assert!(text.contains("/staff/sync"));
+    assert_eq!(
+        connection(&app, id).await.unwrap().token_version,
+        row.token_version
+    );
+
+    // A callback with a state this session never had is refused too.
+    let authorize = start(&app, &c).await;
+    let redirect = at_microsoft(&app, &c, &authorize, SAM_MS, None).await;
+    let forged = redirect.replace("state=", "state=x");
+    let r = callback(&app, &c, &forged).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+async fn cancelling_at_microsoft_connects_nothing(app: TestApp) {
+    set_up(
+        &app,
+        SignInAudience::AzureADMultipleOrgs,
+        AccountType::AnyOrganization,
+    )
+    .await;
+    let id = enable_appointments(&app).await;
+    let c = staff_client(&app).await;
+    let authorize = start(&app, &c).await;
+    let redirect = at_microsoft(&app, &c, &authorize, SAM_MS, Some("cancel")).await;
+    assert!(redirect.contains("error=access_denied"), "{redirect}");
+    let r = callback(&app, &c, &redirect).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("You cancelled the sign-in"), "{text}");
+    assert!(connection(&app, id).await.is_none());
+}
+
+async fn consent_missing_shows_the_admin_link_which_lets_staff_connect(app: TestApp) {
+    let registered = set_up(
+        &app,
+        SignInAudience::AzureADMultipleOrgs,
+        AccountType::AnyOrganization,
+    )
+    .await;
+    app.emulator()
+        .set_require_admin_consent(DEMO.tenant_id, true);
+    let id = enable_appointments(&app).await;
+    let c = staff_client(&app).await;
+    let authorize = start(&app, &c).await;
+    let redirect = at_microsoft(&app, &c, &authorize, SAM_MS, Some("back")).await;
+    let r = callback(&app, &c, &redirect).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("requires an administrator to approve"),
+        "{text}"
+    );
+    let link = {
+        let i = text.find("id=\"admin-consent-link\" href=\"").unwrap() + 30;
+        text[i..i + text[i..].find('"').unwrap()].replace("&amp;", "&")
+    };
+    assert!(link.contains("/v2.0/adminconsent?client_id="), "{link}");
+    assert!(link.contains(&registered.client_id.to_string()));
+    assert!(connection(&app, id).await.is_none());
+
+    // The tenant admin follows the link, signs in and grants consent.
+    let admin_browser = client();
+    let redirect = at_microsoft(&app, &admin_browser, &link, IT_ADMIN, None).await;
+    assert!(redirect.contains("admin_consent=True"), "{redirect}");
+    let r = callback(&app, &admin_browser, &redirect).await;
+    assert!(r.text().await.unwrap().contains("Consent granted"));
+
+    // Now the staff member connects.
+    let authorize = start(&app, &c).await;
+    let redirect = at_microsoft(&app, &c, &authorize, SAM_MS, None).await;
+    let r = callback(&app, &c, &redirect).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(connection(&app, id).await.unwrap().status, "active");
+}
+
+async fn deactivated_meanwhile_connects_nothing(app: TestApp) {
+    set_up(
+        &app,
+        SignInAudience::AzureADMultipleOrgs,
+        AccountType::AnyOrganization,
+    )
+    .await;
+    let id = enable_appointments(&app).await;
+    let c = staff_client(&app).await;
+    let authorize = start(&app, &c).await;
+    let redirect = at_microsoft(&app, &c, &authorize, SAM_MS, None).await;
+    // The admin switches sync off while the staff member is at Microsoft.
+    let mut settings = backend::integration::load(&app.backend.db).await.unwrap();
+    settings.active = false;
+    backend::integration::store::write(&app.backend.db, &settings)
+        .await
+        .unwrap();
+    let r = callback(&app, &c, &redirect).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("turned off while you were signing in")
+    );
+    assert!(connection(&app, id).await.is_none());
+    // And starting again is refused with the reason.
+    let r = c
+        .post(app.url("/oauth/microsoft/connect"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("not active"));
+}
+
+async fn only_signed_in_staff_with_appointments_may_connect(app: TestApp) {
+    set_up(
+        &app,
+        SignInAudience::AzureADMultipleOrgs,
+        AccountType::AnyOrganization,
+    )
+    .await;
+    // Anonymous: sent to sign in.
+    let anonymous = client();
+    let r = anonymous
+        .post(app.url("/oauth/microsoft/connect"))
+        .send()
+        .await
+        .unwrap();
+    assert!(location(&r).starts_with("/login"));
+    let r = anonymous
+        .get(app.url("/oauth/microsoft/callback?code=x&state=y"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.unwrap().contains("not signed in"));
+    // A patron: refused.
+    let patron = client();
+    login(&app, &patron, PATRON.0, PATRON.1).await;
+    let r = patron
+        .post(app.url("/oauth/microsoft/connect"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // Staff without appointments activated: told why.
+    let c = staff_client(&app).await;
+    let r = c
+        .post(app.url("/oauth/microsoft/connect"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Appointments are not activated")
+    );
+    let page = c
+        .get(app.url("/staff/sync"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Appointments are not activated"), "{page}");
+}
+
+async fn staff_disconnects_and_tokens_are_erased(app: TestApp) {
+    set_up(
+        &app,
+        SignInAudience::AzureADMultipleOrgs,
+        AccountType::AnyOrganization,
+    )
+    .await;
+    let id = enable_appointments(&app).await;
+    let c = staff_client(&app).await;
+    let authorize = start(&app, &c).await;
+    let redirect = at_microsoft(&app, &c, &authorize, SAM_MS, None).await;
+    callback(&app, &c, &redirect).await;
+    assert_eq!(connection(&app, id).await.unwrap().status, "active");
+
+    let api = support::api_client();
+    login(&app, &api, STAFF.0, STAFF.1).await;
+    let r = api
+        .post(app.url("/api/disconnect_outlook"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("events already there stay")
+    );
+    let row = connection(&app, id).await.unwrap();
+    assert_eq!(row.status, "revoked");
+    assert!(row.access_token_sealed.is_none() && row.refresh_token_sealed.is_none());
+    let r = api
+        .post(app.url("/api/outlook_connection"))
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "revoked");
+    assert_eq!(v["can_connect"], true);
+    assert!(!v.to_string().contains("v1:"));
+}
+
+async fn a_personal_microsoft_account_connects(app: TestApp) {
+    set_up(
+        &app,
+        SignInAudience::AzureADandPersonalMicrosoftAccount,
+        AccountType::OrganizationAndPersonal,
+    )
+    .await;
+    let id = enable_appointments(&app).await;
+    let c = staff_client(&app).await;
+    let authorize = start(&app, &c).await;
+    assert!(
+        authorize.contains("/common/oauth2/v2.0/authorize"),
+        "{authorize}"
+    );
+    let personal = (DEMO.personal.upn, DEMO.personal.password);
+    let redirect = at_microsoft(&app, &c, &authorize, personal, None).await;
+    let r = callback(&app, &c, &redirect).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
+    assert_eq!(
+        connection(&app, id).await.unwrap().account,
+        DEMO.personal.upn
+    );
+}
