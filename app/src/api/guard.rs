@@ -10,15 +10,31 @@ use tower_sessions::Session;
 use crate::error::AppError;
 use crate::models::Role;
 
+/// The server's `Backend`, provided to every request's context.
+///
+/// Leptos builds some components more than once while rendering a page on
+/// the server, and a resource made in a discarded copy may call its server
+/// fn after the response is gone, with no request context at all. Its
+/// result is thrown away, so that case is logged at debug level only; a
+/// request that *has* a context but no `Backend` is a wiring bug and logged
+/// as an error. Make resources in the page component (see
+/// `components/require_role.rs`) to avoid the wasted call.
 #[track_caller]
 pub fn backend() -> Result<Backend, AppError> {
     let caller = std::panic::Location::caller();
-    use_context::<Backend>().ok_or_else(|| {
-        let uri = use_context::<http::request::Parts>().map(|p| p.uri.to_string());
-        AppError::internal(format!(
-            "Backend missing from context (request: {uri:?}, called at {caller})"
-        ))
-    })
+    if let Some(backend) = use_context::<Backend>() {
+        return Ok(backend);
+    }
+    match use_context::<http::request::Parts>() {
+        None => {
+            tracing::debug!(%caller, "server fn called from a discarded server-side render");
+            Err(AppError::Internal)
+        }
+        Some(parts) => Err(AppError::internal(format!(
+            "Backend missing from the context of {} (called at {caller})",
+            parts.uri
+        ))),
+    }
 }
 
 pub async fn session() -> Result<Session, AppError> {
