@@ -298,6 +298,7 @@ impl EmulatorHandle {
     pub fn revoke_grant(&self, user: Uuid, client_id: Option<Uuid>) {
         let now = self.shared.clock.now();
         revoke_grant(&mut self.shared.world.lock(), user, client_id, now);
+        self.shared.kick_outbox();
     }
 
     // ----- clock, settings, faults -----
@@ -586,6 +587,21 @@ pub fn revoke_grant(w: &mut World, user: Uuid, client_id: Option<Uuid>, now: Dat
     }
     if let Some(u) = w.users.get_mut(&user) {
         u.tokens_valid_from = now;
+    }
+    // "Reduce missing subscriptions and change notifications": when a
+    // user's access is revoked, Graph asks the app to reauthorize the
+    // subscriptions it made with that user's delegated permission.
+    let creator = w.users.get(&user).map(|u| u.graph_id());
+    let affected: Vec<Uuid> = w
+        .subscriptions
+        .values()
+        .filter(|x| {
+            Some(&x.creator_id) == creator.as_ref() && client_id.is_none_or(|id| id == x.client_id)
+        })
+        .map(|x| x.id)
+        .collect();
+    for id in affected {
+        let _ = subscriptions::lifecycle(w, id, LifecycleEvent::ReauthorizationRequired);
     }
 }
 
@@ -1031,6 +1047,8 @@ async fn grant_revoke(State(s): State<AppState>, Json(b): Json<RevokeBody>) -> R
         .map(|u| u.id)
         .ok_or_else(|| fail(StatusCode::NOT_FOUND, "no such user"))?;
     revoke_grant(&mut w, user, b.client_id, now);
+    drop(w);
+    s.kick_outbox();
     ok(json!({"revoked": true}))
 }
 

@@ -392,6 +392,12 @@ impl World {
         v
     }
 
+    /// Copies of a mailbox's events in start order, so a handler can
+    /// render them after letting go of the world lock.
+    pub fn mailbox_events_owned(&self, mailbox: Uuid) -> Vec<Event> {
+        self.mailbox_events(mailbox).into_iter().cloned().collect()
+    }
+
     /// Scopes consented for this user and app, by the user or by an admin.
     pub fn consented_scopes(&self, client_id: Uuid, user: &User) -> BTreeSet<String> {
         let mut s = self

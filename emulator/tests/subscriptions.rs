@@ -500,3 +500,26 @@ async fn moving_the_notification_url_validates_the_new_one_first() {
     assert_eq!(new.wait_for(1).await.len(), 1);
     assert!(old.notifications.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn revoking_the_users_grant_asks_for_reauthorization() {
+    let emu = start_allowing_http().await;
+    let hook = Receiver::start(Handshake::Echo).await;
+    let life = Receiver::start(Handshake::Echo).await;
+    let s = DEMO.staff[0];
+    let api = Api::new(&emu, &staff_token(&emu).await);
+    let mut body = subscription(&emu, "me/events", &hook.url);
+    body["lifecycleNotificationUrl"] = json!(life.url);
+    let r = api.post("/subscriptions", &body).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let status = control_post(&emu, "grants/revoke", &json!({"user": s.upn})).await;
+    assert_eq!(status, 200);
+    let got = life.wait_for(1).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0]["value"][0]["lifecycleEvent"],
+        "reauthorizationRequired"
+    );
+    assert_eq!(got[0]["value"][0]["subscriptionId"], r.body["id"]);
+    assert!(emu.subscriptions()[0].needs_reauthorization);
+}

@@ -205,14 +205,7 @@ pub fn view(
     check_calendar(p, m, false)?;
     let (from, to) = window(req)?;
     let zone = output_zone(req)?;
-    // Copy the events out so that rendering does not hold the world lock.
-    let events: Vec<Event> = s
-        .world
-        .lock()
-        .mailbox_events(m.id)
-        .into_iter()
-        .cloned()
-        .collect();
+    let events = s.world.lock().mailbox_events_owned(m.id);
     let items = view_items(&events, m, &zone, from, to);
     let items = super::query::apply(req, items)?;
     Ok(page_of(s, req, items, "Collection(event)"))

@@ -377,14 +377,7 @@ pub fn collection(
     match req.method {
         Method::GET => {
             check_calendar(p, m, false)?;
-            // Copy the events out so that rendering does not hold the lock.
-            let events: Vec<Event> = s
-                .world
-                .lock()
-                .mailbox_events(m.id)
-                .into_iter()
-                .cloned()
-                .collect();
+            let events = s.world.lock().mailbox_events_owned(m.id);
             let items: Vec<Value> = events.iter().map(|e| render(e, m, &zone)).collect();
             let items = super::query::apply(req, items)?;
             Ok(super::calendar_view::page_of(s, req, items, "events"))
