@@ -16,7 +16,9 @@ cargo build -p emulator
 
 EMULATOR_PORT="${EMULATOR_PORT:-3900}"
 step "starting the Microsoft emulator on http://127.0.0.1:$EMULATOR_PORT"
-"$CARGO_TARGET_DIR/debug/emulator" --port "$EMULATOR_PORT" --seed demo &
+# The demo serves Calbridge over plain http on localhost, so the emulator
+# must accept http notification URLs (Microsoft accepts https only).
+"$CARGO_TARGET_DIR/debug/emulator" --port "$EMULATOR_PORT" --seed demo --allow-http-notifications &
 emulator_pid=$!
 trap 'kill $emulator_pid 2>/dev/null || true' EXIT
 
