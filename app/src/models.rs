@@ -432,7 +432,14 @@ mod conversions {
 pub struct SecretInput(String);
 
 impl SecretInput {
-    /// The typed value, or `None` when the field was left empty.
+    /// The value exactly as typed (a password may begin or end with a
+    /// space), or `None` when the field was left empty.
+    pub fn into_exact(self) -> Option<String> {
+        (!self.0.is_empty()).then_some(self.0)
+    }
+
+    /// The typed value without surrounding blanks (a pasted client secret
+    /// often carries some), or `None` when nothing but blanks was typed.
     pub fn into_non_empty(self) -> Option<String> {
         let trimmed = self.0.trim();
         (!trimmed.is_empty()).then(|| trimmed.to_owned())

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::models::LegacyExchangeView;
+use crate::models::{LegacyExchangeView, SecretInput};
 
 #[cfg(feature = "ssr")]
 use {
@@ -36,14 +36,14 @@ pub async fn save_legacy_exchange(
     #[server(default)] owner_id: i64,
     #[server(default)] server_url: String,
     #[server(default)] account: String,
-    #[server(default)] password: String,
+    #[server(default)] password: SecretInput,
 ) -> Result<LegacyExchangeView, AppError> {
     let (user, kind, owner_id) = authorize(&owner_kind, owner_id, true).await?;
     let backend = backend()?;
     let input = backend::legacy::LegacyInput {
         server_url,
         account,
-        password: (!password.is_empty()).then(|| secrecy::SecretString::from(password)),
+        password: password.into_exact().map(secrecy::SecretString::from),
     };
     backend::legacy::set(
         &backend.db,
