@@ -93,7 +93,14 @@ pub fn SpacePage() -> impl IntoView {
     // The chosen start is part of the key, so following a free slot's link
     // re-renders the form with that start selected (JavaScript on too).
     let grid = Resource::new(
-        move || (shown.get(), start.get(), book.version().get(), cancel.version().get()),
+        move || {
+            (
+                shown.get(),
+                start.get(),
+                book.version().get(),
+                cancel.version().get(),
+            )
+        },
         |(s, _, _, _)| space_slots(s.space_id, s.date, s.view.value().to_owned()),
     );
     let session = SessionActions::get();
