@@ -40,7 +40,10 @@ const CALLERS: [(Who, Option<(&str, &str)>); 4] = [
 /// Every server fn: who may call it, and arguments that make a harmless
 /// call (ids that do not exist, empty forms, no confirmation), so the
 /// answer shows the role check and nothing else changes.
-const SERVER_FNS: &[(&str, Who, &[(&str, &str)])] = &[
+/// Form fields sent with a call.
+type Args = &'static [(&'static str, &'static str)];
+
+const SERVER_FNS: &[(&str, Who, Args)] = &[
     // Signing in and out, and asking who is signed in, are for everyone.
     (
         "login",
