@@ -315,6 +315,27 @@ pub fn backoff(attempts: i32) -> TimeDelta {
 }
 
 /// Everything not yet done, oldest first, for the admin's outbox page.
+/// The admin's outbox list: work not done yet (pending, failed, paused),
+/// oldest first, then the most recent finished jobs, newest first, so an
+/// admin sees both what waits and what just went through.
+pub async fn list_for_admin(
+    db: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<outbox::Model>, DbErr> {
+    let mut records = list_pending(db, limit).await?;
+    let room = limit.saturating_sub(records.len() as u64);
+    if room > 0 {
+        let done = outbox::Entity::find()
+            .filter(outbox::Column::Status.eq(DONE))
+            .order_by_desc(outbox::Column::Id)
+            .limit(room)
+            .all(db)
+            .await?;
+        records.extend(done);
+    }
+    Ok(records)
+}
+
 pub async fn list_pending(
     db: &impl ConnectionTrait,
     limit: u64,

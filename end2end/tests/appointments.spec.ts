@@ -67,6 +67,15 @@ test('a patron books an appointment and a second account cannot take the same ti
   await riley.getByRole('button', { name: 'Book appointment' }).click();
   await expect(riley.locator('[data-field="starts_at"]')).toContainText('just been taken');
 
+  // The admin finds the appointment's record in the outbox list.
+  const admin = await signedInPage(browser, 'admin');
+  await admin.goto('/admin/outbox');
+  await settled(admin);
+  const record = admin.locator(`tr[data-kind="appointment.created"][data-record="${bookedId}"]`);
+  await expect(record).toHaveCount(1);
+  await expect(record).toContainText(/pending|done/);
+  await admin.context().close();
+
   // Pat's list has it with Cancel; cancelling marks it cancelled.
   await settled(pat);
   const mine = pat.locator(`li[data-appointment-id="${bookedId}"]`);

@@ -1,4 +1,5 @@
-//! Admin › Outbox: the sync work not yet done (pending, failed, paused).
+//! Admin › Outbox: the sync work not yet done (pending, failed, paused),
+//! then the latest finished jobs.
 //! Admin only.
 
 use leptos::prelude::*;
@@ -12,14 +13,14 @@ use {
     crate::models::Role,
 };
 
-/// How many records the page lists, oldest first.
+/// How many records the page lists.
 pub const OUTBOX_RECORDS_SHOWN: u64 = 200;
 
 #[server(endpoint = "outbox_records")]
 pub async fn outbox_records() -> Result<Vec<OutboxRecordView>, AppError> {
     require_role(Role::Admin).await?;
     let backend = backend()?;
-    let records = backend::outbox::list_pending(&backend.db, OUTBOX_RECORDS_SHOWN)
+    let records = backend::outbox::list_for_admin(&backend.db, OUTBOX_RECORDS_SHOWN)
         .await
         .map_err(|e| fail(AppError::internal(e)))?;
     Ok(records

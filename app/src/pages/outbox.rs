@@ -24,11 +24,11 @@ fn OutboxList() -> impl IntoView {
     let records = Resource::new(|| (), |_| outbox_records());
     view! {
         <section class="card">
-            <p class="muted">"Pending and failed sync work, oldest first."</p>
+            <p class="muted">"Sync work still to do (pending, failed or paused), oldest first; then the latest finished work, newest first."</p>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match records.await {
-                        Ok(list) if list.is_empty() => view! { <p class="muted">"Nothing pending."</p> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p class="muted">"No sync work yet."</p> }.into_any(),
                         Ok(list) => view! { <OutboxTable records=list /> }.into_any(),
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
