@@ -8,7 +8,7 @@ use emulator::state::SignInAudience;
 use emulator::{DEMO, NewApp, RegisteredApp};
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{TestApp, api_client, login};
+use support::{TestApp, api_client, login, post};
 
 const ADMIN: (&str, &str) = ("admin@calbridge.test", "calbridge-admin");
 const STAFF: (&str, &str) = ("sam@calbridge.test", "calbridge-staff");
@@ -69,21 +69,6 @@ impl Form {
         self.fields.push((name, value.to_owned()));
         self
     }
-}
-
-async fn post(
-    c: &reqwest::Client,
-    app: &TestApp,
-    fn_name: &str,
-    form: &[(&str, String)],
-) -> (StatusCode, String) {
-    let r = c
-        .post(app.url(&format!("/api/{fn_name}")))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.text().await.unwrap())
 }
 
 async fn save(c: &reqwest::Client, app: &TestApp, form: &Form) -> (StatusCode, String) {

@@ -6,7 +6,7 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{TestApp, api_client, client, login};
+use support::{TestApp, api_client, client, field_error, json, login, post, signed_in};
 
 const ADMIN: (&str, &str) = ("admin@calbridge.test", "calbridge-admin");
 const STAFF: (&str, &str) = ("riley@calbridge.test", "calbridge-staff");
@@ -24,43 +24,6 @@ on_both_databases!(
 );
 
 // ----- helpers -----
-
-async fn signed_in(app: &TestApp, who: (&str, &str)) -> reqwest::Client {
-    let c = api_client();
-    let r = login(app, &c, who.0, who.1).await;
-    assert!(r.status().is_success() || r.status().is_redirection());
-    c
-}
-
-async fn post(
-    c: &reqwest::Client,
-    app: &TestApp,
-    fn_name: &str,
-    form: &[(&str, String)],
-) -> (StatusCode, String) {
-    let r = c
-        .post(app.url(&format!("/api/{fn_name}")))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.text().await.unwrap())
-}
-
-fn json(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"))
-}
-
-/// The field and message of a `Field` error body.
-fn field_error(body: &str) -> (String, String) {
-    let v = json(body);
-    let f = &v["Field"];
-    assert!(f.is_object(), "not a field error: {body}");
-    (
-        f["field"].as_str().unwrap().to_owned(),
-        f["message"].as_str().unwrap().to_owned(),
-    )
-}
 
 async fn space_id(app: &TestApp, name: &str) -> i64 {
     let (status, body) = post(&api_client(), app, "list_spaces", &[]).await;

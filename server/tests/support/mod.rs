@@ -190,6 +190,52 @@ pub async fn login(
         .unwrap()
 }
 
+// ----- calling server fns over HTTP -----
+
+/// An API client (see [`api_client`]) signed in as `who` (email, password).
+pub async fn signed_in(app: &TestApp, who: (&str, &str)) -> reqwest::Client {
+    let c = api_client();
+    let r = login(app, &c, who.0, who.1).await;
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "sign-in of {} failed: {}",
+        who.0,
+        r.status()
+    );
+    c
+}
+
+/// Posts `form` to the server fn `fn_name`; its status and body.
+pub async fn post(
+    c: &reqwest::Client,
+    app: &TestApp,
+    fn_name: &str,
+    form: &[(&str, String)],
+) -> (reqwest::StatusCode, String) {
+    let r = c
+        .post(app.url(&format!("/api/{fn_name}")))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+pub fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"))
+}
+
+/// The field and message of a `Field` error body.
+pub fn field_error(body: &str) -> (String, String) {
+    let v = json(body);
+    let f = &v["Field"];
+    assert!(f.is_object(), "not a field error: {body}");
+    (
+        f["field"].as_str().unwrap().to_owned(),
+        f["message"].as_str().unwrap().to_owned(),
+    )
+}
+
 /// A hung test fails with its name instead of stalling the whole run.
 pub async fn within_time_limit(body: impl std::future::Future<Output = ()>) {
     tokio::time::timeout(std::time::Duration::from_secs(90), body)
