@@ -42,7 +42,9 @@ async fn database() -> (sea_orm::DatabaseConnection, tempfile::TempDir) {
     let url = match std::env::var("CALBRIDGE_BENCH_POSTGRES_URL") {
         Ok(admin_url) => {
             let name = format!("cb_bench_{}", uuid::Uuid::new_v4().simple());
-            let admin = sea_orm::Database::connect(&admin_url).await.expect("PostgreSQL");
+            let admin = sea_orm::Database::connect(&admin_url)
+                .await
+                .expect("PostgreSQL");
             admin
                 .execute_unprepared(&format!("CREATE DATABASE {name}"))
                 .await
@@ -100,8 +102,13 @@ async fn throughput() {
     connect(&env.backend, env.staff_id, SAM).await;
     for n in 1..STAFF {
         let upn = format!("bench.staff{n}@contoso-library.onmicrosoft.com");
-        env.emu
-            .add_user(emulator::DEMO.tenant_id, &upn, &format!("Bench {n}"), STAFF_PASSWORD, false);
+        env.emu.add_user(
+            emulator::DEMO.tenant_id,
+            &upn,
+            &format!("Bench {n}"),
+            STAFF_PASSWORD,
+            false,
+        );
         let id = staff_member(&env.backend, &format!("bench{n}@calbridge.test")).await;
         connect(&env.backend, id, &upn).await;
         staff.push((id, upn));
@@ -110,7 +117,9 @@ async fn throughput() {
     // switch sync on and time the drain.
     let mut settings = backend::integration::load(&env.backend.db).await.unwrap();
     settings.active = false;
-    backend::integration::store::write(&env.backend.db, &settings).await.unwrap();
+    backend::integration::store::write(&env.backend.db, &settings)
+        .await
+        .unwrap();
     for i in 0..PER_STAFF {
         for (id, _) in &staff {
             let start = Utc::now() + ChronoDuration::hours(24 + i as i64);
@@ -128,7 +137,9 @@ async fn throughput() {
     let workers = spawn_workers(&env.backend, 2);
     let started = Instant::now();
     settings.active = true;
-    backend::integration::store::write(&env.backend.db, &settings).await.unwrap();
+    backend::integration::store::write(&env.backend.db, &settings)
+        .await
+        .unwrap();
     env.backend.sync.wake();
     let total = STAFF * PER_STAFF;
     // Watch the outbox, not the emulator: reading every mailbox would hold
@@ -142,7 +153,10 @@ async fn throughput() {
         if done >= total {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(300), "stalled at {done}");
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "stalled at {done}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let took = started.elapsed();
@@ -188,5 +202,8 @@ async fn raw() {
         });
     }
     while tasks.join_next().await.is_some() {}
-    println!("raw: 400 creates, 4 at a time, one mailbox: {:.3} s", started.elapsed().as_secs_f64());
+    println!(
+        "raw: 400 creates, 4 at a time, one mailbox: {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
 }

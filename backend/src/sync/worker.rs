@@ -124,11 +124,12 @@ impl Worker {
 
     async fn run_job(&self, job: outbox_row::Model) {
         let holder = format!("{}/job-{}", self.name, job.id);
-        let outcome = appointments::handle(&self.backend, &job, &holder).await;
+        let outcome = appointments::handle(&self.backend, &job, &self.name, &holder).await;
         let db = &self.backend.db;
         let now = Utc::now();
         let recorded = match &outcome {
             Outcome::Done => outbox::mark_done(db, job.id, &self.name).await,
+            Outcome::Recorded(held) => Ok(*held),
             Outcome::Skipped(note) => {
                 outbox::mark_done_with_note(db, job.id, &self.name, note).await
             }
