@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 /// Opens a pool. SQLite runs in WAL mode with a busy timeout, so readers
@@ -23,6 +23,11 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
+                // SQLite's advice for WAL: no fsync per commit (the WAL is
+                // synced at checkpoints), still never corrupt; a power cut
+                // may undo the last moments. Without it every commit waits
+                // for the disk and the sync workers' writes queue up.
+                .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });

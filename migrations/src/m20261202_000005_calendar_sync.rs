@@ -163,6 +163,14 @@ fn indexes() -> Vec<IndexCreateStatement> {
             .col(MailboxSlots::Slot)
             .unique()
             .to_owned(),
+        // The sync workers' claim looks for earlier jobs of the same
+        // record; without this it scans the outbox once per candidate.
+        Index::create()
+            .name("idx_outbox_aggregate")
+            .table(Outbox::Table)
+            .col(Outbox::AggregateId)
+            .col(Outbox::Id)
+            .to_owned(),
         Index::create()
             .name("idx_free_busy_state_connection")
             .table(FreeBusyState::Table)
@@ -190,6 +198,13 @@ enum CalendarConnections {
     RefreshLeaseUntil,
     CreatedAt,
     UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Outbox {
+    Table,
+    AggregateId,
+    Id,
 }
 
 #[derive(DeriveIden)]

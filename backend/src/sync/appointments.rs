@@ -4,7 +4,7 @@
 //! current details; cancelled → the event is gone.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 use serde_json::{Value, json};
 
 use super::calls::{self, CallFailure, Op};
@@ -19,6 +19,9 @@ pub const RECORD_KIND: &str = "appointment";
 #[derive(Debug)]
 pub enum Outcome {
     Done,
+    /// The link was written and the job marked done in one transaction;
+    /// `false` when the job's lease had been taken over meanwhile.
+    Recorded(bool),
     /// Nothing to send, and why.
     Skipped(String),
     Failed(CallFailure),
@@ -57,18 +60,30 @@ fn graph_time(at: DateTime<Utc>) -> Value {
     json!({"dateTime": at.format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": "UTC"})
 }
 
-pub async fn handle(backend: &Backend, job: &outbox::Model, holder: &str) -> Outcome {
-    match run(backend, job, holder).await {
+/// Runs `job` for `worker` (the outbox claimer); `holder` names this run
+/// in leases.
+pub async fn handle(backend: &Backend, job: &outbox::Model, worker: &str, holder: &str) -> Outcome {
+    let ctx = Ctx {
+        backend,
+        job_id: job.id,
+        worker,
+        holder,
+    };
+    match run(&ctx, job).await {
         Ok(o) => o,
         Err(e) => Outcome::Failed(CallFailure::Backoff(format!("database: {e}"))),
     }
 }
 
-async fn run(
-    backend: &Backend,
-    job: &outbox::Model,
-    holder: &str,
-) -> Result<Outcome, sea_orm::DbErr> {
+struct Ctx<'a> {
+    backend: &'a Backend,
+    job_id: i64,
+    worker: &'a str,
+    holder: &'a str,
+}
+
+async fn run(ctx: &Ctx<'_>, job: &outbox::Model) -> Result<Outcome, sea_orm::DbErr> {
+    let (backend, holder) = (ctx.backend, ctx.holder);
     let Some(appt) = appointment::Entity::find_by_id(job.aggregate_id)
         .one(&backend.db)
         .await?
@@ -95,7 +110,7 @@ async fn run(
         .one(&backend.db)
         .await?;
     if appt.status != "active" {
-        return remove(backend, &connection, link, holder).await;
+        return remove(ctx, &connection, link).await;
     }
     let body = event_body(&appt);
     if let Some(link) = link.filter(|l| l.connection_id == connection.id) {
@@ -113,16 +128,16 @@ async fn run(
             Err(f) => return Ok(Outcome::Failed(f)),
         }
     }
-    create(backend, &connection, &appt, body, holder).await
+    create(ctx, &connection, &appt, body).await
 }
 
 async fn create(
-    backend: &Backend,
+    ctx: &Ctx<'_>,
     connection: &calendar_connection::Model,
     appt: &appointment::Model,
     mut body: Value,
-    holder: &str,
 ) -> Result<Outcome, sea_orm::DbErr> {
+    let (backend, holder) = (ctx.backend, ctx.holder);
     let txn_id = transaction_id(&backend.settings.public_base_url, appt.id);
     body["transactionId"] = json!(txn_id);
     let created = match calls::call(backend, connection, Op::Create(&body), holder).await {
@@ -139,37 +154,50 @@ async fn create(
             "Graph created the event but returned no id".into(),
         )));
     };
-    // Written before the job is marked done: a crash after this line
-    // replays as an update, never as a second event.
-    save_link(backend, connection, appt.id, event_id, &txn_id).await?;
-    Ok(Outcome::Done)
+    // The link is written with (never after) "done": a crash before the
+    // commit replays the create with the same transactionId, which Graph
+    // answers with the event it already made; after it, a replay updates.
+    // Read before the transaction: on SQLite a transaction that reads
+    // and then writes can fail to upgrade its lock; one that only writes
+    // waits its turn.
+    let existing = event_link::Entity::find()
+        .filter(event_link::Column::RecordKind.eq(RECORD_KIND))
+        .filter(event_link::Column::RecordId.eq(appt.id))
+        .one(&backend.db)
+        .await?;
+    let txn = backend.db.begin().await?;
+    save_link(&txn, existing, connection, appt.id, event_id, &txn_id).await?;
+    let held = crate::outbox::mark_done(&txn, ctx.job_id, ctx.worker).await?;
+    txn.commit().await?;
+    Ok(Outcome::Recorded(held))
 }
 
 async fn save_link(
-    backend: &Backend,
+    db: &impl sea_orm::ConnectionTrait,
+    existing: Option<event_link::Model>,
     connection: &calendar_connection::Model,
     record_id: i64,
     event_id: &str,
     txn_id: &str,
 ) -> Result<(), sea_orm::DbErr> {
     let now = db_time(Utc::now());
-    let existing = event_link::Entity::find()
-        .filter(event_link::Column::RecordKind.eq(RECORD_KIND))
-        .filter(event_link::Column::RecordId.eq(record_id))
-        .one(&backend.db)
-        .await?;
     match existing {
         Some(row) => {
-            let mut a: event_link::ActiveModel = row.into();
-            a.connection_id = Set(connection.id);
-            a.mailbox = Set(connection.account.clone());
-            a.graph_event_id = Set(event_id.to_owned());
-            a.transaction_id = Set(txn_id.to_owned());
-            a.updated_at = Set(now);
-            a.update(&backend.db).await?;
+            event_link::Entity::update_many()
+                .col_expr(event_link::Column::ConnectionId, connection.id.into())
+                .col_expr(
+                    event_link::Column::Mailbox,
+                    connection.account.clone().into(),
+                )
+                .col_expr(event_link::Column::GraphEventId, event_id.into())
+                .col_expr(event_link::Column::TransactionId, txn_id.into())
+                .col_expr(event_link::Column::UpdatedAt, now.into())
+                .filter(event_link::Column::Id.eq(row.id))
+                .exec(db)
+                .await?;
         }
         None => {
-            event_link::ActiveModel {
+            event_link::Entity::insert(event_link::ActiveModel {
                 record_kind: Set(RECORD_KIND.to_owned()),
                 record_id: Set(record_id),
                 connection_id: Set(connection.id),
@@ -179,8 +207,8 @@ async fn save_link(
                 created_at: Set(now),
                 updated_at: Set(now),
                 ..Default::default()
-            }
-            .insert(&backend.db)
+            })
+            .exec_without_returning(db)
             .await?;
         }
     }
@@ -188,11 +216,11 @@ async fn save_link(
 }
 
 async fn remove(
-    backend: &Backend,
+    ctx: &Ctx<'_>,
     connection: &calendar_connection::Model,
     link: Option<event_link::Model>,
-    holder: &str,
 ) -> Result<Outcome, sea_orm::DbErr> {
+    let (backend, holder) = (ctx.backend, ctx.holder);
     let Some(link) = link else {
         return Ok(Outcome::Skipped(
             "cancelled before an event was written: nothing to delete".into(),
@@ -212,8 +240,9 @@ async fn remove(
             Err(f) => return Ok(Outcome::Failed(f)),
         }
     }
-    event_link::Entity::delete_by_id(link.id)
-        .exec(&backend.db)
-        .await?;
-    Ok(Outcome::Done)
+    let txn = backend.db.begin().await?;
+    event_link::Entity::delete_by_id(link.id).exec(&txn).await?;
+    let held = crate::outbox::mark_done(&txn, ctx.job_id, ctx.worker).await?;
+    txn.commit().await?;
+    Ok(Outcome::Recorded(held))
 }

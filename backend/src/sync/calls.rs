@@ -70,7 +70,10 @@ pub async fn call(
         permit.release().await;
         match result {
             Ok(v) => {
-                let _ = connections::record_success(&backend.db, connection.id, Utc::now()).await;
+                if backend.sync.success_worth_recording(connection.id) {
+                    let _ =
+                        connections::record_success(&backend.db, connection.id, Utc::now()).await;
+                }
                 return Ok(v);
             }
             Err(GraphError::Unauthorized { .. }) if !refreshed => {

@@ -6,6 +6,9 @@
 //! A 429 closes the mailbox until its `Retry-After` has passed: locally to
 //! the millisecond, in the database to the next whole second (what the
 //! timestamps hold), so other instances wait too.
+//!
+//! On SQLite (one process by design) the local count is the whole count
+//! and the slot rows are not used.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -113,6 +116,20 @@ impl Limiter {
             .acquire_owned()
             .await
             .expect("the semaphore is never closed");
+        // SQLite means one process (it is the embedded setup): the count
+        // in this process is the whole count, and two writes per request
+        // would only slow the single writer down.
+        if db.get_database_backend() != DbBackend::Postgres {
+            while let Some(until) = self.gate(&mailbox) {
+                tokio::time::sleep_until(until.into()).await;
+            }
+            return Ok(Permit {
+                db: db.clone(),
+                slot_id: None,
+                holder: holder.to_owned(),
+                _local: local,
+            });
+        }
         self.ensure_slots(db, &mailbox).await?;
         loop {
             if let Some(until) = self.gate(&mailbox) {
@@ -147,6 +164,9 @@ impl Limiter {
             if *gate < until {
                 *gate = until;
             }
+        }
+        if db.get_database_backend() != DbBackend::Postgres {
+            return Ok(());
         }
         let until = ceil_time(Utc::now() + TimeDelta::from_std(retry_after).unwrap_or_default());
         let sql = "UPDATE mailbox_slots SET held_by = $1, held_until = $2 \

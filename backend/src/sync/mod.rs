@@ -21,7 +21,13 @@ pub use worker::{Worker, spawn_workers};
 pub struct SyncState {
     pub limiter: Arc<limiter::Limiter>,
     wake: Arc<Notify>,
+    /// When each connection's "last synced" was last written.
+    recorded: Arc<std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>>,
 }
+
+/// "Last synced" is for people: once every few seconds is enough, and
+/// saves a database write per request.
+const SUCCESS_RECORD_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl std::fmt::Debug for SyncState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -35,6 +41,18 @@ impl SyncState {
     /// enqueued the job has committed; skipping it only adds latency.
     pub fn wake(&self) {
         self.wake.notify_waiters();
+    }
+
+    pub(crate) fn success_worth_recording(&self, connection_id: i64) -> bool {
+        let now = std::time::Instant::now();
+        let mut recorded = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+        match recorded.get(&connection_id) {
+            Some(at) if now.duration_since(*at) < SUCCESS_RECORD_EVERY => false,
+            _ => {
+                recorded.insert(connection_id, now);
+                true
+            }
+        }
     }
 
     pub(crate) async fn woken(&self) {

@@ -61,12 +61,15 @@ impl Worker {
                 .await
                 .map(|s| s.connections_allowed)
                 .unwrap_or(false);
-            let claimed = if active {
+            // Claim in batches: a claim per finished job would cost a
+            // query per job.
+            let worth_claiming = tasks.is_empty() || self.slots.available_permits() >= self.batch();
+            let claimed = if active && worth_claiming {
                 self.claim_and_spawn(&mut tasks).await
             } else {
                 0
             };
-            if claimed == 0 || self.slots.available_permits() == 0 {
+            if claimed == 0 || self.slots.available_permits() < self.batch() {
                 tokio::select! {
                     _ = tokio::time::sleep(poll) => {},
                     _ = self.backend.sync.woken() => {},
@@ -74,6 +77,11 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Free job slots worth a claim while others still run.
+    fn batch(&self) -> usize {
+        (self.backend.settings.sync.concurrency / 4).clamp(1, 16)
     }
 
     async fn claim_and_spawn(&self, tasks: &mut JoinSet<()>) -> usize {
@@ -116,11 +124,12 @@ impl Worker {
 
     async fn run_job(&self, job: outbox_row::Model) {
         let holder = format!("{}/job-{}", self.name, job.id);
-        let outcome = appointments::handle(&self.backend, &job, &holder).await;
+        let outcome = appointments::handle(&self.backend, &job, &self.name, &holder).await;
         let db = &self.backend.db;
         let now = Utc::now();
         let recorded = match &outcome {
             Outcome::Done => outbox::mark_done(db, job.id, &self.name).await,
+            Outcome::Recorded(held) => Ok(*held),
             Outcome::Skipped(note) => {
                 outbox::mark_done_with_note(db, job.id, &self.name, note).await
             }

@@ -29,7 +29,7 @@ pub struct SyncEnv {
     pub emu: EmulatorHandle,
     pub app: RegisteredApp,
     pub staff_id: i64,
-    _dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
 }
 
 pub fn settings(dir: &std::path::Path, emu: &EmulatorHandle) -> Settings {
@@ -43,7 +43,7 @@ pub fn settings(dir: &std::path::Path, emu: &EmulatorHandle) -> Settings {
     Settings::from_figment(figment).expect("test settings")
 }
 
-fn vault() -> Vault {
+pub fn test_vault() -> Vault {
     use base64::Engine;
     let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
     Vault::parse(&SecretString::from(key), None).expect("vault")
@@ -61,7 +61,7 @@ pub async fn env_with(db: DatabaseConnection, emu: EmulatorHandle) -> SyncEnv {
     let dir = tempfile::tempdir().unwrap();
     let settings = settings(dir.path(), &emu);
     let redirect = backend::integration::redirect_url(&settings);
-    let backend = Backend::new(db, settings, vault());
+    let backend = Backend::new(db, settings, test_vault());
     let app = emu.register_app(NewApp::web(
         "Calbridge",
         DEMO.tenant_id,
