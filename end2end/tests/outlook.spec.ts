@@ -1,49 +1,32 @@
 import { test, expect, Page, request as apiRequest } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
 import { emulatorUrl, settled, signIn, signOut } from './helpers';
 
 // Appointments ↔ Outlook in the browser: the admin registers an app in the
-// (emulated) Azure portal and activates sync; the staff member connects
-// through the emulator's sign-in and consent pages; an appointment is
-// written to their mailbox; the staff member disconnects, and the event
-// stays in Outlook.
-//
-// Until the admin's staff page and the patron booking page are on this
-// branch, the staff member's appointment profile and the appointment are
-// written straight into the server's SQLite file (as the appointments code
-// would, row and outbox job in one transaction) — no test-only route.
+// (emulated) Azure portal and activates sync; the staff member (the demo's
+// Sam, who offers appointments) connects through the emulator's sign-in and
+// consent pages; a patron books with Sam and the event appears in Sam's
+// mailbox; the patron cancels and it is gone; Sam books again, disconnects,
+// and that event stays in Outlook.
 
 const SAM_MS = { upn: 'sam.reader@contoso-library.onmicrosoft.com', password: 'Staff-Pass-2024!' };
-const DB = '.e2e-data/calbridge.db';
-
-function sql(statement: string) {
-  execFileSync('sqlite3', ['-cmd', '.timeout 5000', DB, statement]);
-}
-
-function enableAppointments(email: string) {
-  sql(`INSERT INTO staff_profiles (user_id, appointments_enabled, appointment_minutes, location_kind,
-         location, time_zone, booking_window_days, free_busy_enabled, created_at, updated_at)
-       SELECT id, 1, 30, 'in_person', 'Reference desk', 'Europe/Amsterdam', 14, 0,
-         '2026-11-28T00:00:00+00:00', '2026-11-28T00:00:00+00:00' FROM users WHERE email = '${email}'
-       ON CONFLICT (user_id) DO NOTHING`);
-}
-
-/** Books an appointment with the staff member, and its sync job, at once. */
-function book(email: string, patron: string, start: Date) {
-  const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, '+00:00');
-  const end = new Date(start.getTime() + 30 * 60_000);
-  const now = iso(new Date(Math.floor(Date.now() / 1000) * 1000));
-  sql(`BEGIN;
-       INSERT INTO appointments (staff_id, starts_at, ends_at, patron_name, patron_email, question,
-         location_kind, location, status, created_by, created_at, updated_at)
-       SELECT id, '${iso(start)}', '${iso(end)}', '${patron}', 'patron@example.org',
-         'Where are the maps?', 'in_person', 'Reference desk', 'active', NULL, '${now}', '${now}'
-       FROM users WHERE email = '${email}';
-       INSERT INTO outbox (kind, aggregate_id, payload, status, attempts, run_after, last_error,
-         claimed_by, claimed_until, created_at)
-       VALUES ('appointment.created', last_insert_rowid(), '{}', 'pending', 0, '${now}', NULL, NULL,
-         NULL, '${now}');
-       COMMIT;`);
+/** A patron books the first open time with Sam under `name`; the booking id. */
+async function bookWithSam(page: Page, name: string): Promise<string> {
+  await page.goto('/appointments');
+  await settled(page);
+  await page.getByRole('link', { name: 'Sam Reference' }).click();
+  await expect(page.getByTestId('open-times')).toBeVisible();
+  for (let i = 0; i < 8; i++) {
+    await settled(page);
+    if (await page.getByTestId('slot-choices').count()) break;
+    await page.getByTestId('day-next').click();
+    await expect(page).toHaveURL(/date=/);
+  }
+  await page.getByTestId('slot-choices').locator('input[type="radio"]').first().check();
+  await page.getByLabel('Your name').fill(name);
+  await page.getByLabel('Your question').fill('Where are the old maps of the harbour?');
+  await page.getByRole('button', { name: 'Book appointment' }).click();
+  await expect(page).toHaveURL(/\/appointments\/mine\?booked=\d+/);
+  return new URL(page.url()).searchParams.get('booked')!;
 }
 
 async function mailboxSubjects(mailbox: string): Promise<string[]> {
@@ -104,7 +87,6 @@ test('staff connects Outlook through Microsoft sign-in, an appointment lands the
   await signOut(page);
 
   // The staff member connects.
-  enableAppointments('sam@calbridge.test');
   await signIn(page, 'staff', '/staff/sync');
   await expect(page).toHaveURL(/\/staff\/sync$/);
   await settled(page);
@@ -124,14 +106,29 @@ test('staff connects Outlook through Microsoft sign-in, an appointment lands the
   await settled(page);
   await expect(page.getByTestId('outlook-account')).toContainText(SAM_MS.upn);
 
-  // An appointment is booked: the worker writes it to the mailbox.
-  const patron = `Patron ${test.info().project.name} ${Date.now()}`;
-  book('sam@calbridge.test', patron, new Date(Date.now() + 48 * 3600_000));
-  await expect.poll(() => mailboxSubjects(SAM_MS.upn), { timeout: 20_000 }).toContain(`Appointment: ${patron}`);
+  await signOut(page);
 
-  // Disconnect: the account is gone from the page, the event stays.
+  // A patron books with Sam: the worker writes the event to Sam's mailbox.
+  const run = `${test.info().project.name} ${Date.now()}`;
+  await signIn(page, 'patron');
+  const booked = await bookWithSam(page, `Pat ${run}`);
+  await expect.poll(() => mailboxSubjects(SAM_MS.upn), { timeout: 20_000 }).toContain(`Appointment: Pat ${run}`);
+
+  // The patron cancels: the event is deleted from the mailbox.
+  await settled(page);
+  await page.locator(`li[data-appointment-id="${booked}"]`).getByRole('button', { name: 'Cancel' }).click();
+  await expect(page.locator(`li[data-appointment-id="${booked}"]`)).toContainText('Cancelled');
+  await expect.poll(() => mailboxSubjects(SAM_MS.upn), { timeout: 20_000 }).not.toContain(`Appointment: Pat ${run}`);
+
+  // Another booking, then Sam disconnects: the account is gone from the
+  // page, the event stays in Outlook.
+  await bookWithSam(page, `Kept ${run}`);
+  await expect.poll(() => mailboxSubjects(SAM_MS.upn), { timeout: 20_000 }).toContain(`Appointment: Kept ${run}`);
+  await signOut(page);
+  await signIn(page, 'staff', '/staff/sync');
+  await settled(page);
   await page.getByRole('button', { name: 'Disconnect Outlook calendar' }).click();
   await expect(page.getByTestId('outlook-connection')).toContainText('Not connected');
   await expect(page.getByTestId('outlook-account')).toHaveCount(0);
-  expect(await mailboxSubjects(SAM_MS.upn)).toContain(`Appointment: ${patron}`);
+  expect(await mailboxSubjects(SAM_MS.upn)).toContain(`Appointment: Kept ${run}`);
 });
