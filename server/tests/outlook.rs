@@ -5,7 +5,7 @@
 mod support;
 
 use backend::connections::{self, Owner};
-use backend::entities::{legacy_exchange_setting, staff_profile, user};
+use backend::entities::{legacy_exchange_setting, user};
 use backend::integration::{AccountType, IntegrationSettings};
 use backend::vault::Purpose;
 use chrono::Utc;
@@ -16,7 +16,9 @@ use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
 use secrecy::SecretString;
 use support::{TestApp, client, login};
 
-const STAFF: (&str, &str) = ("sam@calbridge.test", "calbridge-staff");
+/// Riley, not Sam: the demo seed turns Sam's appointments on, and these
+/// tests start from a staff member without them.
+const STAFF: (&str, &str) = ("riley@calbridge.test", "calbridge-staff");
 const PATRON: (&str, &str) = ("pat@calbridge.test", "calbridge-patron");
 const SAM_MS: (&str, &str) = (
     "sam.reader@contoso-library.onmicrosoft.com",
@@ -84,23 +86,9 @@ async fn staff_id(app: &TestApp) -> i64 {
 
 async fn enable_appointments(app: &TestApp) -> i64 {
     let id = staff_id(app).await;
-    let now = Utc::now();
-    staff_profile::ActiveModel {
-        user_id: Set(id),
-        appointments_enabled: Set(true),
-        appointment_minutes: Set(30),
-        location_kind: Set("in_person".into()),
-        location: Set("Reference desk".into()),
-        time_zone: Set("Europe/Amsterdam".into()),
-        booking_window_days: Set(14),
-        free_busy_enabled: Set(false),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&app.backend.db)
-    .await
-    .unwrap();
+    backend::staff::set_appointments_enabled(&app.backend.db, id, true, Utc::now())
+        .await
+        .unwrap();
     id
 }
 
