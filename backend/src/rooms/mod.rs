@@ -405,3 +405,15 @@ pub async fn revoke(backend: &Backend, space_id: i64, now: DateTime<Utc>) -> Res
     txn.commit().await?;
     Ok(revoked)
 }
+
+/// The system-wide disconnect: every room link and every busy block read
+/// from a room go (the connections themselves are revoked by
+/// `connections::revoke_all`); the events stay on the rooms.
+pub async fn forget_all_rooms(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    let links = room_link::Entity::find().all(db).await?;
+    for link in &links {
+        remove_blocks(db, link.space_id).await?;
+    }
+    room_link::Entity::delete_many().exec(db).await?;
+    Ok(links.len() as u64)
+}
