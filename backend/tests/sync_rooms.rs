@@ -127,7 +127,10 @@ async fn authorize(env: &RoomEnv, space_id: i64, upn: &str, password: &str) -> R
 
 async fn connect_seminar(env: &RoomEnv) -> room_link::Model {
     let outcome = authorize(env, env.space_id, FRAN, FRAN_PASSWORD).await;
-    assert!(matches!(outcome, RoomCallbackOutcome::Authorized { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, RoomCallbackOutcome::Authorized { .. }),
+        "{outcome:?}"
+    );
     rooms::pick_room(&env.backend, env.space_id, SEMINAR, Utc::now())
         .await
         .expect("Fran is a delegate of the seminar room")
@@ -161,7 +164,10 @@ fn worker(env: &RoomEnv) -> Worker {
 }
 
 fn starts(e: &serde_json::Value) -> String {
-    e["start"]["dateTime"].as_str().unwrap_or_default().to_owned()
+    e["start"]["dateTime"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn at_text(at: DateTime<Utc>) -> String {
@@ -196,7 +202,10 @@ async fn bookings_land_on_the_room_and_follow_moves_and_cancels(db: DatabaseConn
     let events = env.emu.events(SEMINAR);
     assert_eq!(events.len(), 1, "{events:?}");
     let e = &events[0];
-    assert!(e["subject"].as_str().unwrap().contains("Ada Lovelace"), "{e}");
+    assert!(
+        e["subject"].as_str().unwrap().contains("Ada Lovelace"),
+        "{e}"
+    );
     assert!(starts(e).starts_with(&at_text(tomorrow(10))), "{e}");
     assert_eq!(
         e["transactionId"],
@@ -223,7 +232,9 @@ async fn bookings_land_on_the_room_and_follow_moves_and_cancels(db: DatabaseConn
     assert_eq!(events[0]["id"], e["id"]);
     assert!(starts(&events[0]).starts_with(&at_text(tomorrow(14))));
 
-    bookings::cancel(&env.backend.db, id, Utc::now()).await.unwrap();
+    bookings::cancel(&env.backend.db, id, Utc::now())
+        .await
+        .unwrap();
     assert_eq!(worker(&env).run_once().await, 1);
     assert!(env.emu.events(SEMINAR).is_empty());
 }
@@ -307,7 +318,10 @@ async fn a_room_the_account_cannot_write_or_that_does_not_exist_is_refused(db: D
 
     // Sam is not a delegate of any room.
     let outcome = authorize(&env, env.space_id, SAM, STAFF_PASSWORD).await;
-    assert!(matches!(outcome, RoomCallbackOutcome::Authorized { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, RoomCallbackOutcome::Authorized { .. }),
+        "{outcome:?}"
+    );
     let refused = rooms::pick_room(&env.backend, env.space_id, SEMINAR, Utc::now()).await;
     match refused {
         Err(e @ RoomError::NotADelegate { .. }) => {
@@ -316,7 +330,12 @@ async fn a_room_the_account_cannot_write_or_that_does_not_exist_is_refused(db: D
         }
         other => panic!("expected NotADelegate, got {other:?}"),
     }
-    assert!(rooms::link_of(&env.backend.db, env.space_id).await.unwrap().is_none());
+    assert!(
+        rooms::link_of(&env.backend.db, env.space_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // Fran is, but there is no such room.
     authorize(&env, env.space_id, FRAN, FRAN_PASSWORD).await;
@@ -327,7 +346,10 @@ async fn a_room_the_account_cannot_write_or_that_does_not_exist_is_refused(db: D
         Utc::now(),
     )
     .await;
-    assert!(matches!(missing, Err(RoomError::NoSuchRoom(_))), "{missing:?}");
+    assert!(
+        matches!(missing, Err(RoomError::NoSuchRoom(_))),
+        "{missing:?}"
+    );
     let bad = rooms::pick_room(&env.backend, env.space_id, "not an address", Utc::now()).await;
     assert!(matches!(bad, Err(RoomError::BadAddress)), "{bad:?}");
 
@@ -348,7 +370,9 @@ async fn revoke_stops_sync_erases_tokens_and_leaves_events(db: DatabaseConnectio
     // A second space on another room, authorized by the same person.
     let other = new_space(&env.backend, "Study space").await;
     authorize(&env, other, FRAN, FRAN_PASSWORD).await;
-    rooms::pick_room(&env.backend, other, STUDY, Utc::now()).await.unwrap();
+    rooms::pick_room(&env.backend, other, STUDY, Utc::now())
+        .await
+        .unwrap();
 
     book(&env, tomorrow(10), "Ada").await.unwrap();
     worker(&env).run_once().await;
@@ -365,15 +389,27 @@ async fn revoke_stops_sync_erases_tokens_and_leaves_events(db: DatabaseConnectio
     poll(&env).await;
     assert_eq!(blocks(&env).await.len(), 1);
 
-    assert!(rooms::revoke(&env.backend, env.space_id, Utc::now()).await.unwrap());
+    assert!(
+        rooms::revoke(&env.backend, env.space_id, Utc::now())
+            .await
+            .unwrap()
+    );
     let row = backend::connections::find(&env.backend.db, rooms::space_owner(env.space_id))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(row.status, "revoked");
     assert!(row.access_token_sealed.is_none() && row.refresh_token_sealed.is_none());
-    assert!(rooms::link_of(&env.backend.db, env.space_id).await.unwrap().is_none());
-    assert!(blocks(&env).await.is_empty(), "blocks read from the room go");
+    assert!(
+        rooms::link_of(&env.backend.db, env.space_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        blocks(&env).await.is_empty(),
+        "blocks read from the room go"
+    );
     // The other space keeps its tokens and its room.
     let kept = backend::connections::find(&env.backend.db, rooms::space_owner(other))
         .await
@@ -386,7 +422,13 @@ async fn revoke_stops_sync_erases_tokens_and_leaves_events(db: DatabaseConnectio
     book(&env, tomorrow(12), "Alan").await.unwrap();
     worker(&env).run_once().await;
     assert_eq!(env.emu.events(SEMINAR).len(), 2);
-    assert_eq!(rooms::poll::poll_due(&env.backend, Utc::now() + TimeDelta::hours(1)).await.unwrap(), 1, "only the other space's room is polled");
+    assert_eq!(
+        rooms::poll::poll_due(&env.backend, Utc::now() + TimeDelta::hours(1))
+            .await
+            .unwrap(),
+        1,
+        "only the other space's room is polled"
+    );
 }
 
 async fn disconnect_everything_revokes_room_connections_and_leaves_events(db: DatabaseConnection) {
@@ -415,8 +457,17 @@ async fn disconnect_everything_revokes_room_connections_and_leaves_events(db: Da
         .all(&env.backend.db)
         .await
         .unwrap();
-    assert!(rows.iter().all(|r| r.status == "revoked" && r.refresh_token_sealed.is_none()));
-    assert!(room_link::Entity::find().all(&env.backend.db).await.unwrap().is_empty());
+    assert!(
+        rows.iter()
+            .all(|r| r.status == "revoked" && r.refresh_token_sealed.is_none())
+    );
+    assert!(
+        room_link::Entity::find()
+            .all(&env.backend.db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let waiting: Vec<_> = backend::entities::outbox::Entity::find()
         .all(&env.backend.db)
         .await

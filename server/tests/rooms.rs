@@ -95,7 +95,14 @@ fn form_of(html: &str) -> (String, String) {
 async fn at_microsoft(app: &TestApp, authorize_url: &str, who: (&str, &str)) -> String {
     let c = client();
     let base = app.emulator().base_url().to_owned();
-    let html = c.get(authorize_url).send().await.unwrap().text().await.unwrap();
+    let html = c
+        .get(authorize_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let (action, flow) = form_of(&html);
     let r = c
         .post(format!("{base}{action}"))
@@ -123,7 +130,12 @@ async fn at_microsoft(app: &TestApp, authorize_url: &str, who: (&str, &str)) -> 
     location(&r)
 }
 
-async fn call(app: &TestApp, c: &reqwest::Client, name: &str, form: &[(&str, &str)]) -> reqwest::Response {
+async fn call(
+    app: &TestApp,
+    c: &reqwest::Client,
+    name: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
     c.post(app.url(&format!("/api/{name}")))
         .form(form)
         .send()
@@ -144,7 +156,10 @@ async fn an_admin_authorizes_picks_a_room_and_revokes(app: TestApp) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
     let authorize = location(&r);
-    assert!(authorize.contains("Calendars.ReadWrite.Shared"), "{authorize}");
+    assert!(
+        authorize.contains("Calendars.ReadWrite.Shared"),
+        "{authorize}"
+    );
     assert!(authorize.contains("Place.Read.All"), "{authorize}");
     let redirect = at_microsoft(&app, &authorize, FRAN).await;
     // Microsoft redirects to the registered URL; the test server has its
@@ -187,7 +202,10 @@ async fn an_admin_authorizes_picks_a_room_and_revokes(app: TestApp) {
         "pick_room",
         &[
             ("space_id", &id),
-            ("typed_address", "room.nowhere@contoso-library.onmicrosoft.com"),
+            (
+                "typed_address",
+                "room.nowhere@contoso-library.onmicrosoft.com",
+            ),
         ],
     )
     .await;
@@ -195,7 +213,13 @@ async fn an_admin_authorizes_picks_a_room_and_revokes(app: TestApp) {
     let body = missing.text().await.unwrap();
     assert!(body.contains("no room mailbox"), "{body}");
 
-    let picked = call(&app, &api, "pick_room", &[("space_id", &id), ("address", SEMINAR)]).await;
+    let picked = call(
+        &app,
+        &api,
+        "pick_room",
+        &[("space_id", &id), ("address", SEMINAR)],
+    )
+    .await;
     assert_eq!(picked.status(), StatusCode::OK, "{:?}", picked.text().await);
     let view: serde_json::Value = call(&app, &api, "room_connection", &[("space_id", &id)])
         .await
@@ -238,7 +262,10 @@ async fn only_admins_may_connect_pick_or_revoke(app: TestApp) {
         for (name, form) in [
             ("room_connection", vec![("space_id", id.as_str())]),
             ("room_directory", vec![("space_id", id.as_str())]),
-            ("pick_room", vec![("space_id", id.as_str()), ("address", SEMINAR)]),
+            (
+                "pick_room",
+                vec![("space_id", id.as_str()), ("address", SEMINAR)],
+            ),
             ("revoke_room", vec![("space_id", id.as_str())]),
         ] {
             let r = call(&app, &api, name, &form).await;

@@ -113,7 +113,11 @@ pub async fn revoke_room(space_id: i64) -> Result<String, AppError> {
     let had = rooms::revoke(&backend, space_id, chrono::Utc::now())
         .await
         .map_err(|e| fail(room_error(e)))?;
-    tracing::info!(admin = admin.id, space = space_id, "room authorization revoked");
+    tracing::info!(
+        admin = admin.id,
+        space = space_id,
+        "room authorization revoked"
+    );
     Ok(if had {
         "Authorization revoked. Calbridge no longer syncs this space with its room; events already on the room stay.".to_owned()
     } else {

@@ -52,7 +52,12 @@ pub async fn call(
         } else {
             backend
                 .graph
-                .request(request.method.clone(), request.path, &token.token, request.body)
+                .request(
+                    request.method.clone(),
+                    request.path,
+                    &token.token,
+                    request.body,
+                )
                 .await
         };
         permit.release().await;
@@ -78,7 +83,11 @@ pub async fn call(
                 retry_after,
             }) => {
                 let wait = retry_after.unwrap_or_else(|| jittered(Duration::from_secs(2), attempt));
-                let _ = backend.sync.limiter.close_for(&backend.db, room, wait).await;
+                let _ = backend
+                    .sync
+                    .limiter
+                    .close_for(&backend.db, room, wait)
+                    .await;
                 return Err(CallFailure::RetryAfter(
                     wait,
                     format!("Graph throttled ({status} {code}); retrying after {wait:?}"),
@@ -115,7 +124,9 @@ async fn get_token(
     connections::access_token(backend, connection_id, refused, holder)
         .await
         .map_err(|e| match e {
-            TokenFailure::NotActive(s) => CallFailure::Paused(format!("the room connection is {s}")),
+            TokenFailure::NotActive(s) => {
+                CallFailure::Paused(format!("the room connection is {s}"))
+            }
             TokenFailure::DeadGrant(m) => CallFailure::Paused(m),
             TokenFailure::Transient(m) => CallFailure::Backoff(m),
             e => CallFailure::Backoff(e.to_string()),

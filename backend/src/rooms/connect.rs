@@ -82,14 +82,29 @@ pub async fn is_room_callback(session: &Session, params: &CallbackParams) -> boo
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomCallbackOutcome {
     /// Authorized; the admin now picks the room.
-    Authorized { space_id: i64, account: String },
+    Authorized {
+        space_id: i64,
+        account: String,
+    },
     NotSignedIn,
     Stale,
-    Cancelled { space_id: i64 },
-    ConsentMissing { space_id: i64, admin_consent_url: String },
-    IntegrationInactive { space_id: i64 },
-    PersonalAccount { space_id: i64 },
-    Refused { space_id: Option<i64>, message: String },
+    Cancelled {
+        space_id: i64,
+    },
+    ConsentMissing {
+        space_id: i64,
+        admin_consent_url: String,
+    },
+    IntegrationInactive {
+        space_id: i64,
+    },
+    PersonalAccount {
+        space_id: i64,
+    },
+    Refused {
+        space_id: Option<i64>,
+        message: String,
+    },
 }
 
 impl RoomCallbackOutcome {
@@ -149,17 +164,18 @@ pub async fn finish_room_connect(
     {
         return RoomCallbackOutcome::Stale;
     }
-    let registration = match active_registration(&backend.db, &backend.vault, &backend.settings).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return RoomCallbackOutcome::IntegrationInactive { space_id },
-        Err(e) => {
-            tracing::error!(error = %e, "reading the integration at the room callback");
-            return RoomCallbackOutcome::Refused {
-                space_id: Some(space_id),
-                message: "the integration settings could not be read".into(),
-            };
-        }
-    };
+    let registration =
+        match active_registration(&backend.db, &backend.vault, &backend.settings).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return RoomCallbackOutcome::IntegrationInactive { space_id },
+            Err(e) => {
+                tracing::error!(error = %e, "reading the integration at the room callback");
+                return RoomCallbackOutcome::Refused {
+                    space_id: Some(space_id),
+                    message: "the integration settings could not be read".into(),
+                };
+            }
+        };
     let consent_missing = || RoomCallbackOutcome::ConsentMissing {
         space_id,
         admin_consent_url: backend.identity.admin_consent_url(

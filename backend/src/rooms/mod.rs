@@ -83,7 +83,9 @@ pub async fn claim_jobs(
 
 #[derive(Debug, thiserror::Error)]
 pub enum RoomError {
-    #[error("Calendar sync with Microsoft is not active. An administrator turns it on under Admin › Integrations.")]
+    #[error(
+        "Calendar sync with Microsoft is not active. An administrator turns it on under Admin › Integrations."
+    )]
     IntegrationInactive,
     #[error("No such space.")]
     NoSuchSpace,
@@ -95,9 +97,13 @@ pub enum RoomError {
     BadAddress,
     #[error("There is no room mailbox {0} in your organization's directory.")]
     NoSuchRoom(String),
-    #[error("{account} may not write to the calendar of {room}: make {account} a delegate of the room (with edit rights) and make sure Calbridge was granted Calendars.ReadWrite.Shared.")]
+    #[error(
+        "{account} may not write to the calendar of {room}: make {account} a delegate of the room (with edit rights) and make sure Calbridge was granted Calendars.ReadWrite.Shared."
+    )]
     NotADelegate { account: String, room: String },
-    #[error("Calbridge may not read the room directory (Place.Read.All is not consented): type the room's address instead.")]
+    #[error(
+        "Calbridge may not read the room directory (Place.Read.All is not consented): type the room's address instead."
+    )]
     DirectoryNotConsented,
     #[error("Microsoft did not answer as expected: {0}")]
     Graph(String),
@@ -131,7 +137,10 @@ pub struct RoomStatus {
     pub pending_jobs: u64,
 }
 
-pub async fn link_of(db: &impl ConnectionTrait, space_id: i64) -> Result<Option<room_link::Model>, DbErr> {
+pub async fn link_of(
+    db: &impl ConnectionTrait,
+    space_id: i64,
+) -> Result<Option<room_link::Model>, DbErr> {
     room_link::Entity::find()
         .filter(room_link::Column::SpaceId.eq(space_id))
         .one(db)
@@ -184,7 +193,9 @@ pub async fn store_authorization(
     tokens: &TokenSet,
     now: DateTime<Utc>,
 ) -> Result<calendar_connection::Model, RoomError> {
-    let access = backend.vault.seal(Purpose::AccessToken, &tokens.access_token);
+    let access = backend
+        .vault
+        .seal(Purpose::AccessToken, &tokens.access_token);
     let refresh = tokens
         .refresh_token
         .as_ref()
@@ -279,7 +290,12 @@ async fn admin_get(
 /// The tenant's rooms (`/places/microsoft.graph.room`), by name.
 pub async fn list_rooms(backend: &Backend, space_id: i64) -> Result<Vec<Room>, RoomError> {
     let connection = active_connection(backend, space_id).await?;
-    let answer = admin_get(backend, &connection, "/places/microsoft.graph.room?$top=100").await;
+    let answer = admin_get(
+        backend,
+        &connection,
+        "/places/microsoft.graph.room?$top=100",
+    )
+    .await;
     let page = match answer {
         Ok(v) => v,
         Err(GraphError::Rejected { status: 403, .. }) => {
@@ -309,7 +325,9 @@ fn valid_address(address: &str) -> bool {
     };
     !local.is_empty()
         && domain.contains('.')
-        && !address.chars().any(|c| c.is_whitespace() || "/?#%\"<>".contains(c))
+        && !address
+            .chars()
+            .any(|c| c.is_whitespace() || "/?#%\"<>".contains(c))
 }
 
 /// Checks the authorized account can read and write `address`'s calendar,
@@ -330,12 +348,13 @@ pub async fn pick_room(
         account: connection.account.clone(),
         room: address.clone(),
     };
-    let calendar = match admin_get(backend, &connection, &format!("/users/{address}/calendar")).await {
-        Ok(v) => v,
-        Err(GraphError::NotFound { .. }) => return Err(RoomError::NoSuchRoom(address.clone())),
-        Err(GraphError::Rejected { status: 403, .. }) => return Err(not_delegate()),
-        Err(e) => return Err(RoomError::Graph(e.to_string())),
-    };
+    let calendar =
+        match admin_get(backend, &connection, &format!("/users/{address}/calendar")).await {
+            Ok(v) => v,
+            Err(GraphError::NotFound { .. }) => return Err(RoomError::NoSuchRoom(address.clone())),
+            Err(GraphError::Rejected { status: 403, .. }) => return Err(not_delegate()),
+            Err(e) => return Err(RoomError::Graph(e.to_string())),
+        };
     if calendar["canEdit"].as_bool() != Some(true) {
         return Err(not_delegate());
     }
@@ -389,7 +408,11 @@ async fn remove_blocks(db: &impl ConnectionTrait, space_id: i64) -> Result<u64, 
 /// (each space has its own, so no other space is affected), the room
 /// link and the busy blocks read from the room go; the events already on
 /// the room stay. `false` when the space had no connection.
-pub async fn revoke(backend: &Backend, space_id: i64, now: DateTime<Utc>) -> Result<bool, RoomError> {
+pub async fn revoke(
+    backend: &Backend,
+    space_id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, RoomError> {
     let txn = backend.db.begin().await?;
     let revoked = connections::disconnect(&txn, space_owner(space_id), now)
         .await

@@ -54,7 +54,11 @@ pub async fn handle(backend: &Backend, job: &outbox::Model, holder: &str) -> Out
     }
 }
 
-async fn run(backend: &Backend, job: &outbox::Model, holder: &str) -> Result<Outcome, sea_orm::DbErr> {
+async fn run(
+    backend: &Backend,
+    job: &outbox::Model,
+    holder: &str,
+) -> Result<Outcome, sea_orm::DbErr> {
     let Some(booking) = space_booking::Entity::find_by_id(job.aggregate_id)
         .one(&backend.db)
         .await?
@@ -90,7 +94,9 @@ async fn run(backend: &Backend, job: &outbox::Model, holder: &str) -> Result<Out
         .map(|s| s.name)
         .unwrap_or_else(|| "Space".into());
     let body = event_body(&booking, &space_name);
-    if let Some(event) = event.filter(|e| e.connection_id == connection.id && e.mailbox == room.room_address) {
+    if let Some(event) =
+        event.filter(|e| e.connection_id == connection.id && e.mailbox == room.room_address)
+    {
         let path = event_path(&room.room_address, &event.graph_event_id);
         let request = RoomRequest {
             method: Method::PATCH,
@@ -130,7 +136,8 @@ async fn create(
         path: &path,
         body: Some(&body),
     };
-    let created = match calls::call(backend, connection, &room.room_address, request, holder).await {
+    let created = match calls::call(backend, connection, &room.room_address, request, holder).await
+    {
         Ok(v) => v,
         Err(CallFailure::NotFound) => {
             return Ok(Outcome::Failed(CallFailure::Permanent(format!(
@@ -147,7 +154,15 @@ async fn create(
     };
     // Written before the job is marked done: a crash after this line
     // replays as an update, never as a second event.
-    save_link(backend, connection, &room.room_address, booking.id, event_id, &txn_id).await?;
+    save_link(
+        backend,
+        connection,
+        &room.room_address,
+        booking.id,
+        event_id,
+        &txn_id,
+    )
+    .await?;
     Ok(Outcome::Done)
 }
 

@@ -84,8 +84,15 @@ pub async fn poll_room(
         .one(&backend.db)
         .await?
         .filter(|c| c.status == ACTIVE)
-        .ok_or_else(|| PollError::Graph(CallFailure::Paused("the room connection is not active".into())))?;
-    let Some(space) = space::Entity::find_by_id(link.space_id).one(&backend.db).await? else {
+        .ok_or_else(|| {
+            PollError::Graph(CallFailure::Paused(
+                "the room connection is not active".into(),
+            ))
+        })?;
+    let Some(space) = space::Entity::find_by_id(link.space_id)
+        .one(&backend.db)
+        .await?
+    else {
         return Err(PollError::Unexpected("the space no longer exists".into()));
     };
     let holder = format!("room-poll-{}", link.id);
@@ -296,7 +303,11 @@ fn next_due(backend: &Backend, now: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Takes the room for this pass by moving its due time; `false` when
 /// another process took it first.
-async fn take(backend: &Backend, link: &room_link::Model, now: DateTime<Utc>) -> Result<bool, sea_orm::DbErr> {
+async fn take(
+    backend: &Backend,
+    link: &room_link::Model,
+    now: DateTime<Utc>,
+) -> Result<bool, sea_orm::DbErr> {
     let r = room_link::Entity::update_many()
         .col_expr(room_link::Column::NextPollAt, next_due(backend, now).into())
         .filter(room_link::Column::Id.eq(link.id))
@@ -337,9 +348,8 @@ pub async fn poll_due(backend: &Backend, now: DateTime<Utc>) -> Result<usize, se
 
 /// Looks for due rooms every few seconds while the integration is active.
 pub async fn run(backend: Backend) {
-    let tick = std::time::Duration::from_secs(
-        backend.settings.sync.room_poll_interval_secs.clamp(1, 5),
-    );
+    let tick =
+        std::time::Duration::from_secs(backend.settings.sync.room_poll_interval_secs.clamp(1, 5));
     loop {
         let active = crate::integration::IntegrationStatus::current(&backend.db)
             .await

@@ -99,7 +99,9 @@ impl Worker {
         };
         // Room sync hook: space booking jobs are claimed on their own (the
         // outbox orders jobs per aggregate within one claim's kinds).
-        jobs.extend(crate::rooms::claim_jobs(&self.backend, &self.name, free - jobs.len(), JOB_LEASE).await);
+        jobs.extend(
+            crate::rooms::claim_jobs(&self.backend, &self.name, free - jobs.len(), JOB_LEASE).await,
+        );
         let n = jobs.len();
         for job in jobs {
             let permit = self

@@ -66,7 +66,10 @@ pub async fn connect(
 
 /// The end of a space authorization (called by `oauth::callback`).
 pub async fn callback(backend: &Backend, session: &Session, params: CallbackParams) -> Response {
-    let user = auth::current_user(session, &backend.db).await.ok().flatten();
+    let user = auth::current_user(session, &backend.db)
+        .await
+        .ok()
+        .flatten();
     let outcome = rooms::finish_room_connect(backend, session, user.as_ref(), params).await;
     let message = outcome.message();
     let back = outcome
