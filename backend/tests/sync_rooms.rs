@@ -223,6 +223,18 @@ async fn bookings_land_on_the_room_and_follow_moves_and_cancels(db: DatabaseConn
     assert_eq!(link.mailbox, SEMINAR);
     assert_eq!(link.graph_event_id, e["id"].as_str().unwrap());
 
+    // The access token expires: the move refreshes it with the room
+    // scopes and still reaches the room.
+    let conn = backend::connections::find(&env.backend.db, rooms::space_owner(env.space_id))
+        .await
+        .unwrap()
+        .unwrap();
+    let version = conn.token_version;
+    let mut expired: calendar_connection::ActiveModel = conn.into();
+    expired.access_expires_at = sea_orm::Set(Some(Utc::now() - TimeDelta::minutes(1)));
+    sea_orm::ActiveModelTrait::update(expired, &env.backend.db)
+        .await
+        .unwrap();
     bookings::move_booking(&env.backend.db, id, tomorrow(14), 2, Utc::now())
         .await
         .unwrap();
@@ -231,6 +243,11 @@ async fn bookings_land_on_the_room_and_follow_moves_and_cancels(db: DatabaseConn
     assert_eq!(events.len(), 1, "a move updates, never duplicates");
     assert_eq!(events[0]["id"], e["id"]);
     assert!(starts(&events[0]).starts_with(&at_text(tomorrow(14))));
+    let refreshed = backend::connections::find(&env.backend.db, rooms::space_owner(env.space_id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(refreshed.token_version, version + 1, "refreshed once");
 
     bookings::cancel(&env.backend.db, id, Utc::now())
         .await

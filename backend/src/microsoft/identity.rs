@@ -390,11 +390,23 @@ impl IdentityClient {
         creds: &AppCredentials<'_>,
         refresh_token: &SecretString,
     ) -> Result<TokenSet, TokenProblem> {
+        self.refresh_for(creds, refresh_token, &CALENDAR_SCOPES)
+            .await
+    }
+
+    /// The same, asking for `scopes`: Microsoft issues the new access
+    /// token for the scopes asked, so a room connection asks for its own.
+    pub async fn refresh_for(
+        &self,
+        creds: &AppCredentials<'_>,
+        refresh_token: &SecretString,
+        scopes: &[&str],
+    ) -> Result<TokenSet, TokenProblem> {
         let client = self.user_flow_client(creds)?;
         let token = oauth2::RefreshToken::new(refresh_token.expose_secret().to_owned());
         let answer = client
             .exchange_refresh_token(&token)
-            .add_scopes(CALENDAR_SCOPES.map(|s| Scope::new(s.to_owned())))
+            .add_scopes(scopes.iter().map(|s| Scope::new((*s).to_owned())))
             .request_async(&self.http)
             .await;
         self.tokens(answer, creds.authority)
