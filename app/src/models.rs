@@ -672,3 +672,37 @@ pub struct OutlookConnectionView {
     pub pending_jobs: u64,
     pub failed_jobs: u64,
 }
+
+/// Where "Authorize with Microsoft" for a space posts to (a plain route:
+/// it answers with a redirect to Microsoft). Form field: `space_id`.
+pub const ROOM_CONNECT_PATH: &str = "/oauth/microsoft/connect-room";
+
+/// A space's room connection as its sync settings show it. No token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomConnectionView {
+    pub space_id: i64,
+    /// "Authorize with Microsoft" may be offered.
+    pub can_authorize: bool,
+    /// Why not, when it may not.
+    pub unavailable_reason: Option<String>,
+    /// The authorized Microsoft account (a delegate of the room).
+    pub account: Option<String>,
+    /// "active", "needs_reauthorization" or "revoked"; `None` if never
+    /// authorized.
+    pub status: Option<String>,
+    pub room_address: Option<String>,
+    pub room_name: Option<String>,
+    pub last_error: Option<String>,
+    /// RFC 3339.
+    pub last_success_at: Option<String>,
+    pub last_polled_at: Option<String>,
+    pub pending_jobs: u64,
+}
+
+/// A room in the picker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomChoice {
+    pub address: String,
+    pub name: String,
+    pub capacity: Option<i64>,
+}

@@ -57,6 +57,9 @@ pub struct SyncSettings {
     pub concurrency: usize,
     /// How often free/busy is read from each opted-in calendar, seconds.
     pub free_busy_interval_secs: u64,
+    /// How often each connected room's calendar is polled (delegated
+    /// mode), seconds. Polls are spread over the interval.
+    pub room_poll_interval_secs: u64,
 }
 
 impl Default for SyncSettings {
@@ -66,6 +69,7 @@ impl Default for SyncSettings {
             poll_interval_ms: 500,
             concurrency: 64,
             free_busy_interval_secs: 300,
+            room_poll_interval_secs: 60,
         }
     }
 }

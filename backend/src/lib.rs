@@ -17,6 +17,7 @@ pub mod legacy;
 pub mod master_key;
 pub mod microsoft;
 pub mod outbox;
+pub mod rooms;
 pub mod rotation;
 pub mod seed;
 pub mod sessions;

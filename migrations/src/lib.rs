@@ -8,6 +8,7 @@ mod m20261129_000002_integration;
 mod m20261130_000003_bookings;
 mod m20261201_000004_appointments;
 mod m20261202_000005_calendar_sync;
+mod m20261203_000007_rooms;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_bookings::Migration),
             Box::new(m20261201_000004_appointments::Migration),
             Box::new(m20261202_000005_calendar_sync::Migration),
+            Box::new(m20261203_000007_rooms::Migration),
         ]
     }
 }

@@ -158,6 +158,10 @@ fn router(state: AppState) -> Router {
         )
         .route(routes::oauth::CONNECT_PATH, post(routes::oauth::connect))
         .route(
+            routes::room_oauth::CONNECT_PATH,
+            post(routes::room_oauth::connect),
+        )
+        .route(
             app::models::INTEGRATION_EVENTS_PATH,
             get(routes::events::integration),
         )

@@ -104,6 +104,10 @@ const SERVER_FNS: &[(&str, Who, Args)] = &[
     ("save_space", Who::Admin, &[]),
     ("retire_space", Who::Admin, &[("space_id", "999999")]),
     ("outbox_records", Who::Admin, &[]),
+    ("room_connection", Who::Admin, &[("space_id", "999999")]),
+    ("room_directory", Who::Admin, &[("space_id", "999999")]),
+    ("pick_room", Who::Admin, &[("space_id", "999999")]),
+    ("revoke_room", Who::Admin, &[("space_id", "999999")]),
     ("staff_accounts", Who::Admin, &[]),
     (
         "set_staff_appointments",
@@ -145,12 +149,18 @@ const PAGES: &[(&str, Who)] = &[
     ("/admin/integrations", Who::Admin),
 ];
 
-/// Plain axum routes (method, path, who). They answer browsers, so a
+/// Plain axum routes (method, path, who, form). They answer browsers, so a
 /// visitor may also be sent to the sign-in page instead of a 401.
-const PLAIN_ROUTES: &[(&str, &str, Who)] = &[
-    ("GET", "/healthz", Who::Anyone),
-    ("GET", "/events/integration", Who::Patron),
-    ("POST", "/oauth/microsoft/connect", Who::Staff),
+const PLAIN_ROUTES: &[(&str, &str, Who, Args)] = &[
+    ("GET", "/healthz", Who::Anyone, &[]),
+    ("GET", "/events/integration", Who::Patron, &[]),
+    ("POST", "/oauth/microsoft/connect", Who::Staff, &[]),
+    (
+        "POST",
+        "/oauth/microsoft/connect-room",
+        Who::Admin,
+        &[("space_id", "999999")],
+    ),
 ];
 
 on_both_databases!(
@@ -257,9 +267,9 @@ async fn every_page_checks_its_caller(app: TestApp) {
                 escapes.push(format!("{path} as {caller:?}: {problem}"));
             }
         }
-        for (method, path, least) in PLAIN_ROUTES {
+        for (method, path, least, args) in PLAIN_ROUTES {
             let request = match *method {
-                "POST" => c.post(app.url(path)),
+                "POST" => c.post(app.url(path)).form(args),
                 _ => c.get(app.url(path)),
             };
             // Event streams never end: only the status line is read.

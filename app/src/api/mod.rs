@@ -11,5 +11,6 @@ pub mod integrations;
 pub mod legacy;
 pub mod outbox;
 pub mod outlook;
+pub mod rooms;
 pub mod spaces;
 pub mod staff;

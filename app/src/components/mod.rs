@@ -6,5 +6,6 @@ pub mod live;
 pub mod nav;
 pub mod outlook_connection;
 pub mod require_role;
+pub mod room_connection;
 pub mod session;
 pub mod url_error;

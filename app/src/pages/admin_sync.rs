@@ -8,6 +8,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::components::legacy_exchange::LegacyExchangeSection;
 use crate::components::require_role::RequireRole;
+use crate::components::room_connection::{RoomConnectionData, RoomConnectionSection};
 use crate::models::Role;
 
 fn id_param() -> Signal<i64> {
@@ -24,10 +25,13 @@ fn id_param() -> Signal<i64> {
 #[component]
 pub fn AdminSpaceSyncPage() -> impl IntoView {
     let id = id_param();
+    // Made here, outside RequireRole (see the lead's note on resources).
+    let rooms = RoomConnectionData::new(id);
     view! {
         <Title text="Space sync settings" />
         <RequireRole role=Role::Admin>
             <h1>"Space sync settings"</h1>
+            <RoomConnectionSection data=rooms />
             <LegacyExchangeSection owner_kind="space" owner_id=id />
         </RequireRole>
     }

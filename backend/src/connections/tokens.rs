@@ -203,7 +203,16 @@ async fn ask_microsoft(
         .map_err(|e| Refusal::Other(crate::integration::StoreError::from(e).into()))?;
     backend
         .identity
-        .refresh(&registration.credentials(), &refresh_token)
+        // Room sync hook: a space's connection keeps its room scopes.
+        .refresh_for(
+            &registration.credentials(),
+            &refresh_token,
+            if row.owner_kind == super::SPACE {
+                &crate::microsoft::identity::ROOM_SCOPES[..]
+            } else {
+                &crate::microsoft::identity::CALENDAR_SCOPES[..]
+            },
+        )
         .await
         .map_err(|problem| {
             if problem.is_dead_grant() {

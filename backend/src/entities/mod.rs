@@ -10,6 +10,7 @@ pub mod integration_settings;
 pub mod legacy_exchange_setting;
 pub mod mailbox_slot;
 pub mod outbox;
+pub mod room_link;
 pub mod session;
 pub mod space;
 pub mod space_booking;

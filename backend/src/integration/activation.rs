@@ -81,6 +81,10 @@ pub async fn disconnect_everything(
         subscriptions_deleted: 0,
     };
     crate::outbox::pause_all(&txn, &crate::outbox::APPOINTMENT_KINDS).await?;
+    // Room sync: its booking jobs wait too, and the rooms' links and the
+    // busy blocks read from them go (the events stay on the rooms).
+    crate::outbox::pause_all(&txn, &crate::rooms::SPACE_BOOKING_KINDS).await?;
+    crate::rooms::forget_all_rooms(&txn).await?;
     audit::record(
         &txn,
         actor,

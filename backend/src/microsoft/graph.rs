@@ -171,6 +171,18 @@ impl GraphClient {
             .map(drop)
     }
 
+    /// Any call on a path under the base URL (the room sync writes to
+    /// `/users/{room}/events`).
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: &SecretString,
+        body: Option<&Value>,
+    ) -> Result<Value, GraphError> {
+        self.send(method, path, token, body).await
+    }
+
     /// GETs a full URL Graph handed out (`@odata.nextLink`,
     /// `@odata.deltaLink`) or a path under the base URL.
     pub async fn get(&self, token: &SecretString, path_or_url: &str) -> Result<Value, GraphError> {

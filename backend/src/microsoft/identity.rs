@@ -281,6 +281,16 @@ impl TokenProblem {
 /// Calbridge's delegated scopes for calendar sync.
 pub const CALENDAR_SCOPES: [&str; 3] = ["offline_access", "Calendars.ReadWrite", "User.Read"];
 
+/// Scopes of a room connection: the rooms' calendars through delegate
+/// rights (`.Shared`) and the room directory (`Place.Read.All`).
+pub const ROOM_SCOPES: [&str; 5] = [
+    "offline_access",
+    "User.Read",
+    "Calendars.ReadWrite",
+    "Calendars.ReadWrite.Shared",
+    "Place.Read.All",
+];
+
 impl IdentityClient {
     pub fn authorize_url(&self, authority: &Authority) -> String {
         format!(
@@ -328,11 +338,21 @@ impl IdentityClient {
         creds: &AppCredentials<'_>,
         login_hint: Option<&str>,
     ) -> Result<AuthorizationRequest, TokenProblem> {
+        self.authorization_request_for(creds, login_hint, &CALENDAR_SCOPES)
+    }
+
+    /// The same, asking for `scopes` (the room connection asks for more).
+    pub fn authorization_request_for(
+        &self,
+        creds: &AppCredentials<'_>,
+        login_hint: Option<&str>,
+        scopes: &[&str],
+    ) -> Result<AuthorizationRequest, TokenProblem> {
         let client = self.user_flow_client(creds)?;
         let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
         let mut request = client
             .authorize_url(oauth2::CsrfToken::new_random)
-            .add_scopes(CALENDAR_SCOPES.map(|s| Scope::new(s.to_owned())))
+            .add_scopes(scopes.iter().map(|s| Scope::new((*s).to_owned())))
             .set_pkce_challenge(challenge)
             .add_extra_param("response_mode", "query");
         if let Some(hint) = login_hint {
@@ -370,11 +390,23 @@ impl IdentityClient {
         creds: &AppCredentials<'_>,
         refresh_token: &SecretString,
     ) -> Result<TokenSet, TokenProblem> {
+        self.refresh_for(creds, refresh_token, &CALENDAR_SCOPES)
+            .await
+    }
+
+    /// The same, asking for `scopes`: Microsoft issues the new access
+    /// token for the scopes asked, so a room connection asks for its own.
+    pub async fn refresh_for(
+        &self,
+        creds: &AppCredentials<'_>,
+        refresh_token: &SecretString,
+        scopes: &[&str],
+    ) -> Result<TokenSet, TokenProblem> {
         let client = self.user_flow_client(creds)?;
         let token = oauth2::RefreshToken::new(refresh_token.expose_secret().to_owned());
         let answer = client
             .exchange_refresh_token(&token)
-            .add_scopes(CALENDAR_SCOPES.map(|s| Scope::new(s.to_owned())))
+            .add_scopes(scopes.iter().map(|s| Scope::new((*s).to_owned())))
             .request_async(&self.http)
             .await;
         self.tokens(answer, creds.authority)

@@ -89,7 +89,7 @@ impl Worker {
         if free == 0 {
             return 0;
         }
-        let jobs = match outbox::claim(
+        let mut jobs = match outbox::claim(
             &self.backend.db,
             &self.name,
             &APPOINTMENT_KINDS,
@@ -105,6 +105,11 @@ impl Worker {
                 return 0;
             }
         };
+        // Room sync hook: space booking jobs are claimed on their own (the
+        // outbox orders jobs per aggregate within one claim's kinds).
+        jobs.extend(
+            crate::rooms::claim_jobs(&self.backend, &self.name, free - jobs.len(), JOB_LEASE).await,
+        );
         let n = jobs.len();
         for job in jobs {
             let permit = self
@@ -124,7 +129,11 @@ impl Worker {
 
     async fn run_job(&self, job: outbox_row::Model) {
         let holder = format!("{}/job-{}", self.name, job.id);
-        let outcome = appointments::handle(&self.backend, &job, &self.name, &holder).await;
+        let outcome = if crate::rooms::is_room_job(&job) {
+            crate::rooms::outbound::handle(&self.backend, &job, &holder).await
+        } else {
+            appointments::handle(&self.backend, &job, &self.name, &holder).await
+        };
         let db = &self.backend.db;
         let now = Utc::now();
         let recorded = match &outcome {
@@ -192,5 +201,6 @@ pub fn spawn_workers(backend: &Backend, count: usize) -> Vec<tokio::task::JoinHa
         .map(|i| tokio::spawn(Worker::new(backend.clone(), format!("{base}-{i}")).run()))
         .collect();
     handles.push(tokio::spawn(super::free_busy::run(backend.clone())));
+    handles.push(tokio::spawn(crate::rooms::poll::run(backend.clone())));
     handles
 }

@@ -4,3 +4,4 @@ pub mod events;
 pub mod health;
 pub mod metrics;
 pub mod oauth;
+pub mod room_oauth;

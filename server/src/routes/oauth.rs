@@ -65,6 +65,10 @@ pub async fn callback(
     session: Session,
     Query(params): Query<CallbackParams>,
 ) -> Response {
+    // Room sync hook: a space authorization shares this Redirect URL.
+    if params.admin_consent.is_none() && backend::rooms::is_room_callback(&session, &params).await {
+        return super::room_oauth::callback(&backend, &session, params).await;
+    }
     let user = auth::current_user(&session, &backend.db)
         .await
         .ok()

@@ -1,0 +1,499 @@
+//! Spaces ↔ Exchange rooms against the emulator (delegated mode): the
+//! facilities manager (a delegate of the demo rooms) authorizes a space
+//! through the real sign-in pages; picking a room checks access; bookings
+//! land on the room and follow moves and cancels; an event placed on the
+//! room "in Outlook" becomes a busy block after a poll, and frees the slot
+//! when moved away or deleted, while Calbridge's own events are never
+//! imported; revoke and the system-wide disconnect stop it all and leave
+//! the events on the room.
+
+mod support;
+mod sync_support;
+
+use backend::Backend;
+use backend::availability::Hours;
+use backend::bookings::{self, BookingError, BookingRequest};
+use backend::entities::{calendar_connection, event_link, external_busy_block, room_link};
+use backend::integration::AccountType;
+use backend::microsoft::identity::ROOM_SCOPES;
+use backend::rooms::{self, RoomCallbackOutcome, RoomError};
+use backend::spaces::{self, SpaceInput};
+use backend::sync::Worker;
+use backend::vault::Vault;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use emulator::state::SignInAudience;
+use emulator::{DEMO, EmulatorHandle, NewApp};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use secrecy::SecretString;
+use serde_json::json;
+use sync_support::{PUBLIC_URL, SAM, STAFF_PASSWORD, save_integration, settings, sign_in_for_code};
+
+on_both_databases!(
+    bookings_land_on_the_room_and_follow_moves_and_cancels,
+    room_events_become_busy_blocks_and_own_events_are_not_imported,
+    a_room_the_account_cannot_write_or_that_does_not_exist_is_refused,
+    revoke_stops_sync_erases_tokens_and_leaves_events,
+    disconnect_everything_revokes_room_connections_and_leaves_events,
+);
+
+const FRAN: &str = "fran.facilities@contoso-library.onmicrosoft.com";
+const FRAN_PASSWORD: &str = "Rooms-Pass-2024!";
+const SEMINAR: &str = "room.seminar@contoso-library.onmicrosoft.com";
+const STUDY: &str = "room.study-a@contoso-library.onmicrosoft.com";
+
+struct RoomEnv {
+    backend: Backend,
+    emu: EmulatorHandle,
+    space_id: i64,
+    _dir: tempfile::TempDir,
+}
+
+fn vault() -> Vault {
+    use base64::Engine;
+    let key = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+    Vault::parse(&SecretString::from(key), None).expect("vault")
+}
+
+async fn env(db: DatabaseConnection) -> RoomEnv {
+    let emu = emulator::Emulator::start(emulator::EmulatorConfig::demo())
+        .await
+        .expect("emulator starts");
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(dir.path(), &emu);
+    let redirect = backend::integration::redirect_url(&settings);
+    let backend = Backend::new(db, settings, vault());
+    let mut app = NewApp::web(
+        "Calbridge",
+        DEMO.tenant_id,
+        SignInAudience::AzureADMultipleOrgs,
+        &redirect,
+    );
+    app.delegated_permissions = ROOM_SCOPES.iter().map(|s| s.to_string()).collect();
+    let app = emu.register_app(app);
+    save_integration(&backend, &app, AccountType::AnyOrganization).await;
+    let space_id = new_space(&backend, "Seminar space").await;
+    RoomEnv {
+        backend,
+        emu,
+        space_id,
+        _dir: dir,
+    }
+}
+
+async fn new_space(backend: &Backend, name: &str) -> i64 {
+    let input = SpaceInput {
+        name: name.into(),
+        location: "Floor 1".into(),
+        capacity: 20,
+        time_zone: "UTC".into(),
+        slot_minutes: 30,
+        booking_window_days: 14,
+        hours: (0..7)
+            .map(|weekday| Hours {
+                weekday,
+                opens: 0,
+                closes: 1440,
+            })
+            .collect(),
+    };
+    spaces::create(&backend.db, &input, Utc::now())
+        .await
+        .unwrap()
+        .id
+}
+
+/// Signs `upn` in through the emulator's pages with the room scopes and
+/// stores the authorization for `space_id`, as the callback does.
+async fn authorize(env: &RoomEnv, space_id: i64, upn: &str, password: &str) -> RoomCallbackOutcome {
+    let b = &env.backend;
+    let registration = backend::connections::active_registration(&b.db, &b.vault, &b.settings)
+        .await
+        .unwrap()
+        .expect("integration active");
+    let request = b
+        .identity
+        .authorization_request_for(&registration.credentials(), Some(upn), &ROOM_SCOPES)
+        .unwrap();
+    let code = sign_in_for_code(b, &request.url, upn, password)
+        .await
+        .expect("code");
+    let tokens = b
+        .identity
+        .redeem_code(&registration.credentials(), &code, &request.verifier)
+        .await
+        .expect("tokens");
+    rooms::connect::authorize_with_tokens(b, space_id, tokens).await
+}
+
+async fn connect_seminar(env: &RoomEnv) -> room_link::Model {
+    let outcome = authorize(env, env.space_id, FRAN, FRAN_PASSWORD).await;
+    assert!(
+        matches!(outcome, RoomCallbackOutcome::Authorized { .. }),
+        "{outcome:?}"
+    );
+    rooms::pick_room(&env.backend, env.space_id, SEMINAR, Utc::now())
+        .await
+        .expect("Fran is a delegate of the seminar room")
+}
+
+/// Tomorrow at `hour`:00 UTC.
+fn tomorrow(hour: u32) -> DateTime<Utc> {
+    let midnight = Utc::now().duration_trunc(TimeDelta::days(1)).unwrap();
+    midnight + TimeDelta::days(1) + TimeDelta::hours(hour as i64)
+}
+
+async fn book(env: &RoomEnv, at: DateTime<Utc>, patron: &str) -> Result<i64, BookingError> {
+    bookings::book(
+        &env.backend.db,
+        &BookingRequest {
+            space_id: env.space_id,
+            starts_at: at,
+            slots: 2,
+            patron_name: patron,
+            patron_email: "patron@example.org",
+            created_by: None,
+        },
+        Utc::now(),
+    )
+    .await
+    .map(|b| b.id)
+}
+
+fn worker(env: &RoomEnv) -> Worker {
+    Worker::new(env.backend.clone(), "rooms-test")
+}
+
+fn starts(e: &serde_json::Value) -> String {
+    e["start"]["dateTime"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn at_text(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+async fn blocks(env: &RoomEnv) -> Vec<external_busy_block::Model> {
+    external_busy_block::Entity::find()
+        .filter(external_busy_block::Column::OwnerKind.eq("space"))
+        .filter(external_busy_block::Column::OwnerId.eq(env.space_id))
+        .all(&env.backend.db)
+        .await
+        .unwrap()
+}
+
+async fn poll(env: &RoomEnv) -> rooms::poll::PollReport {
+    let link = rooms::link_of(&env.backend.db, env.space_id)
+        .await
+        .unwrap()
+        .expect("linked");
+    rooms::poll::poll_room(&env.backend, &link, Utc::now())
+        .await
+        .expect("poll")
+}
+
+async fn bookings_land_on_the_room_and_follow_moves_and_cancels(db: DatabaseConnection) {
+    let env = env(db).await;
+    connect_seminar(&env).await;
+    let id = book(&env, tomorrow(10), "Ada Lovelace").await.unwrap();
+    assert_eq!(worker(&env).run_once().await, 1);
+
+    let events = env.emu.events(SEMINAR);
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert!(
+        e["subject"].as_str().unwrap().contains("Ada Lovelace"),
+        "{e}"
+    );
+    assert!(starts(e).starts_with(&at_text(tomorrow(10))), "{e}");
+    assert_eq!(
+        e["transactionId"],
+        rooms::outbound::transaction_id(PUBLIC_URL, id)
+    );
+    // Nothing went to the authorizing account's own calendar.
+    assert!(env.emu.events(FRAN).is_empty());
+    let link = event_link::Entity::find()
+        .filter(event_link::Column::RecordKind.eq("space_booking"))
+        .filter(event_link::Column::RecordId.eq(id))
+        .one(&env.backend.db)
+        .await
+        .unwrap()
+        .expect("link stored");
+    assert_eq!(link.mailbox, SEMINAR);
+    assert_eq!(link.graph_event_id, e["id"].as_str().unwrap());
+
+    // The access token expires: the move refreshes it with the room
+    // scopes and still reaches the room.
+    let conn = backend::connections::find(&env.backend.db, rooms::space_owner(env.space_id))
+        .await
+        .unwrap()
+        .unwrap();
+    let version = conn.token_version;
+    let mut expired: calendar_connection::ActiveModel = conn.into();
+    expired.access_expires_at = sea_orm::Set(Some(Utc::now() - TimeDelta::minutes(1)));
+    sea_orm::ActiveModelTrait::update(expired, &env.backend.db)
+        .await
+        .unwrap();
+    bookings::move_booking(&env.backend.db, id, tomorrow(14), 2, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(worker(&env).run_once().await, 1);
+    let events = env.emu.events(SEMINAR);
+    assert_eq!(events.len(), 1, "a move updates, never duplicates");
+    assert_eq!(events[0]["id"], e["id"]);
+    assert!(starts(&events[0]).starts_with(&at_text(tomorrow(14))));
+    let refreshed = backend::connections::find(&env.backend.db, rooms::space_owner(env.space_id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(refreshed.token_version, version + 1, "refreshed once");
+
+    bookings::cancel(&env.backend.db, id, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(worker(&env).run_once().await, 1);
+    assert!(env.emu.events(SEMINAR).is_empty());
+}
+
+async fn room_events_become_busy_blocks_and_own_events_are_not_imported(db: DatabaseConnection) {
+    let env = env(db).await;
+    connect_seminar(&env).await;
+    // Calbridge's own booking on the room.
+    book(&env, tomorrow(9), "Grace Hopper").await.unwrap();
+    worker(&env).run_once().await;
+    let first = poll(&env).await;
+    assert!(first.full);
+    assert_eq!(first.own_events, 1);
+    assert!(blocks(&env).await.is_empty(), "own events are not imported");
+
+    // Someone books the room in Outlook: 13:00–14:00 tomorrow.
+    let outlook = env
+        .emu
+        .outlook_create(
+            SEMINAR,
+            &json!({
+                "subject": "Board meeting",
+                "start": {"dateTime": at_text(tomorrow(13)), "timeZone": "UTC"},
+                "end": {"dateTime": at_text(tomorrow(14)), "timeZone": "UTC"},
+                "showAs": "busy",
+            }),
+        )
+        .unwrap();
+    let report = poll(&env).await;
+    assert!(!report.full, "the second poll continues the delta round");
+    let found = blocks(&env).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].starts_at, tomorrow(13));
+    assert_eq!(found[0].ends_at, tomorrow(14));
+    assert_eq!(found[0].source_id, outlook["id"].as_str().unwrap());
+    // The slot is no longer bookable in Calbridge.
+    let taken = book(&env, tomorrow(13), "Alan Turing").await;
+    assert!(matches!(taken, Err(BookingError::SlotTaken)), "{taken:?}");
+
+    // Moved in Outlook: the block follows.
+    let id = outlook["id"].as_str().unwrap();
+    env.emu
+        .outlook_update(
+            SEMINAR,
+            id,
+            &json!({
+                "start": {"dateTime": at_text(tomorrow(16)), "timeZone": "UTC"},
+                "end": {"dateTime": at_text(tomorrow(17)), "timeZone": "UTC"},
+            }),
+        )
+        .unwrap();
+    poll(&env).await;
+    let found = blocks(&env).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].starts_at, tomorrow(16));
+    book(&env, tomorrow(13), "Alan Turing")
+        .await
+        .expect("the old time is free again");
+
+    // Deleted in Outlook: the slot is free.
+    env.emu.outlook_delete(SEMINAR, id).unwrap();
+    poll(&env).await;
+    assert!(blocks(&env).await.is_empty());
+    // The bookings' own events are still not imported after all that.
+    worker(&env).run_once().await;
+    poll(&env).await;
+    assert!(blocks(&env).await.is_empty());
+
+    // An expired delta token starts a full round that finds the same.
+    env.emu.expire_delta_tokens();
+    let report = poll(&env).await;
+    assert!(report.full);
+    assert!(blocks(&env).await.is_empty());
+}
+
+async fn a_room_the_account_cannot_write_or_that_does_not_exist_is_refused(db: DatabaseConnection) {
+    let env = env(db).await;
+    // Picking before anyone authorized.
+    let early = rooms::pick_room(&env.backend, env.space_id, SEMINAR, Utc::now()).await;
+    assert!(matches!(early, Err(RoomError::NotAuthorized)), "{early:?}");
+
+    // Sam is not a delegate of any room.
+    let outcome = authorize(&env, env.space_id, SAM, STAFF_PASSWORD).await;
+    assert!(
+        matches!(outcome, RoomCallbackOutcome::Authorized { .. }),
+        "{outcome:?}"
+    );
+    let refused = rooms::pick_room(&env.backend, env.space_id, SEMINAR, Utc::now()).await;
+    match refused {
+        Err(e @ RoomError::NotADelegate { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains(SAM) && text.contains("delegate"), "{text}");
+        }
+        other => panic!("expected NotADelegate, got {other:?}"),
+    }
+    assert!(
+        rooms::link_of(&env.backend.db, env.space_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Fran is, but there is no such room.
+    authorize(&env, env.space_id, FRAN, FRAN_PASSWORD).await;
+    let missing = rooms::pick_room(
+        &env.backend,
+        env.space_id,
+        "room.nowhere@contoso-library.onmicrosoft.com",
+        Utc::now(),
+    )
+    .await;
+    assert!(
+        matches!(missing, Err(RoomError::NoSuchRoom(_))),
+        "{missing:?}"
+    );
+    let bad = rooms::pick_room(&env.backend, env.space_id, "not an address", Utc::now()).await;
+    assert!(matches!(bad, Err(RoomError::BadAddress)), "{bad:?}");
+
+    // The directory lists the three demo rooms, by name.
+    let listed = rooms::list_rooms(&env.backend, env.space_id).await.unwrap();
+    let names: Vec<_> = listed.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["Media Lab", "Seminar Room", "Study Room A"]);
+    assert_eq!(listed[1].capacity, Some(20));
+    let link = rooms::pick_room(&env.backend, env.space_id, &listed[1].address, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(link.room_name, "Seminar Room");
+}
+
+async fn revoke_stops_sync_erases_tokens_and_leaves_events(db: DatabaseConnection) {
+    let env = env(db).await;
+    connect_seminar(&env).await;
+    // A second space on another room, authorized by the same person.
+    let other = new_space(&env.backend, "Study space").await;
+    authorize(&env, other, FRAN, FRAN_PASSWORD).await;
+    rooms::pick_room(&env.backend, other, STUDY, Utc::now())
+        .await
+        .unwrap();
+
+    book(&env, tomorrow(10), "Ada").await.unwrap();
+    worker(&env).run_once().await;
+    env.emu
+        .outlook_create(
+            SEMINAR,
+            &json!({
+                "subject": "Outlook-only",
+                "start": {"dateTime": at_text(tomorrow(15)), "timeZone": "UTC"},
+                "end": {"dateTime": at_text(tomorrow(16)), "timeZone": "UTC"},
+            }),
+        )
+        .unwrap();
+    poll(&env).await;
+    assert_eq!(blocks(&env).await.len(), 1);
+
+    assert!(
+        rooms::revoke(&env.backend, env.space_id, Utc::now())
+            .await
+            .unwrap()
+    );
+    let row = backend::connections::find(&env.backend.db, rooms::space_owner(env.space_id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, "revoked");
+    assert!(row.access_token_sealed.is_none() && row.refresh_token_sealed.is_none());
+    assert!(
+        rooms::link_of(&env.backend.db, env.space_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        blocks(&env).await.is_empty(),
+        "blocks read from the room go"
+    );
+    // The other space keeps its tokens and its room.
+    let kept = backend::connections::find(&env.backend.db, rooms::space_owner(other))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.status, "active");
+    assert!(kept.refresh_token_sealed.is_some());
+
+    // New bookings are no longer written; the room's events stay.
+    book(&env, tomorrow(12), "Alan").await.unwrap();
+    worker(&env).run_once().await;
+    assert_eq!(env.emu.events(SEMINAR).len(), 2);
+    assert_eq!(
+        rooms::poll::poll_due(&env.backend, Utc::now() + TimeDelta::hours(1))
+            .await
+            .unwrap(),
+        1,
+        "only the other space's room is polled"
+    );
+}
+
+async fn disconnect_everything_revokes_room_connections_and_leaves_events(db: DatabaseConnection) {
+    let env = env(db).await;
+    connect_seminar(&env).await;
+    book(&env, tomorrow(10), "Ada").await.unwrap();
+    worker(&env).run_once().await;
+    book(&env, tomorrow(12), "Grace").await.unwrap();
+
+    let admin = backend::accounts::create_user(
+        &env.backend.db,
+        backend::accounts::NewUser {
+            email: "admin@calbridge.test",
+            display_name: "Admin",
+            role: backend::accounts::Role::Admin,
+            password: "calbridge-admin-pass",
+        },
+    )
+    .await
+    .unwrap();
+    let report = backend::integration::disconnect_everything(&env.backend.db, &admin)
+        .await
+        .unwrap();
+    assert_eq!(report.connections_revoked, 1);
+    let rows = calendar_connection::Entity::find()
+        .all(&env.backend.db)
+        .await
+        .unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| r.status == "revoked" && r.refresh_token_sealed.is_none())
+    );
+    assert!(
+        room_link::Entity::find()
+            .all(&env.backend.db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let waiting: Vec<_> = backend::entities::outbox::Entity::find()
+        .all(&env.backend.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.status != "done")
+        .collect();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].status, "paused");
+    assert_eq!(worker(&env).run_once().await, 0);
+    assert_eq!(env.emu.events(SEMINAR).len(), 1, "events stay on the room");
+}
