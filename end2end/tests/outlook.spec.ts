@@ -1,4 +1,4 @@
-import { test, expect, Page, request as apiRequest } from '@playwright/test';
+import { test, expect, Browser, Page, request as apiRequest } from '@playwright/test';
 import { emulatorUrl, settled, signIn, signOut } from './helpers';
 
 // Appointments ↔ Outlook in the browser: the admin registers an app in the
@@ -8,6 +8,8 @@ import { emulatorUrl, settled, signIn, signOut } from './helpers';
 // mailbox; the patron cancels and it is gone; Sam books again, disconnects,
 // and that event stays in Outlook.
 
+const TENANT_ID = '6f1d3c2a-8b4e-4f7a-9c1d-2e3f4a5b6c7d';
+const IT_ADMIN_MS = { upn: 'it.admin@contoso-library.onmicrosoft.com', password: 'Admin-Pass-2024!' };
 const SAM_MS = { upn: 'sam.reader@contoso-library.onmicrosoft.com', password: 'Staff-Pass-2024!' };
 /** A patron books the first open time with Sam under `name`; the booking id. */
 async function bookWithSam(page: Page, name: string): Promise<string> {
@@ -63,9 +65,8 @@ async function registerApp(portal: Page, redirectUrl: string) {
   return { clientId, secretValue };
 }
 
-test('staff connects Outlook through Microsoft sign-in, an appointment lands there, staff disconnects', async ({ page, browser }) => {
-  test.setTimeout(120_000);
-  // The admin: register, save, activate.
+/** The admin registers a new app in the portal, saves it and activates sync. */
+async function registerAndActivate(page: Page, browser: Browser) {
   await signIn(page, 'admin', '/admin/integrations');
   await settled(page);
   const redirectUrl = await page.getByTestId('redirect-url').inputValue();
@@ -85,6 +86,11 @@ test('staff connects Outlook through Microsoft sign-in, an appointment lands the
   await expect(page.getByTestId('activation-status')).toContainText('Active');
   await expect(page.getByTestId('activation-status')).not.toContainText('Inactive');
   await signOut(page);
+}
+
+test('staff connects Outlook through Microsoft sign-in, an appointment lands there, staff disconnects', async ({ page, browser }) => {
+  test.setTimeout(120_000);
+  await registerAndActivate(page, browser);
 
   // The staff member connects.
   await signIn(page, 'staff', '/staff/sync');
@@ -131,4 +137,79 @@ test('staff connects Outlook through Microsoft sign-in, an appointment lands the
   await expect(page.getByTestId('outlook-connection')).toContainText('Not connected');
   await expect(page.getByTestId('outlook-account')).toHaveCount(0);
   expect(await mailboxSubjects(SAM_MS.upn)).toContain(`Appointment: Kept ${run}`);
+});
+
+/** Turns the demo tenant's "users may not consent" setting on or off. */
+async function requireAdminConsent(on: boolean) {
+  const api = await apiRequest.newContext();
+  const r = await api.post(`${emulatorUrl}/_emulator/tenants/${TENANT_ID}/settings`, {
+    data: { require_admin_consent: on },
+  });
+  expect(r.ok()).toBeTruthy();
+  await api.dispose();
+}
+
+/**
+ * Walks Microsoft's pages as `account` until `done` holds: signs in when
+ * asked, picks the account when offered, and accepts consent when
+ * `accept` is set. Which pages appear depends on the browser's Microsoft
+ * session and on earlier consent, so each is handled if it shows.
+ */
+async function walkMicrosoft(
+  page: Page,
+  account: { upn: string; password: string },
+  done: () => Promise<boolean>,
+  accept = true,
+) {
+  for (let i = 0; i < 80; i++) {
+    if (await done()) return;
+    if (await page.locator('#i0116').isVisible()) {
+      await page.locator('#i0116').fill(account.upn);
+      await page.locator('#i0118').fill(account.password);
+      await page.locator('#idSIButton9').click();
+    } else if (await page.locator('#pick-account').isVisible()) {
+      await page.locator('#pick-account').click();
+    } else if (accept && (await page.locator('#idBtn_Accept').isVisible())) {
+      await page.locator('#idBtn_Accept').click();
+    } else {
+      await page.waitForTimeout(250);
+    }
+  }
+  throw new Error(`Microsoft's pages did not lead where expected; at ${page.url()}`);
+}
+
+test('consent required: the tenant admin approves through the link, then staff connects', async ({ page, browser }) => {
+  test.setTimeout(120_000);
+  await registerAndActivate(page, browser);
+  await requireAdminConsent(true);
+  try {
+    // Sam tries to connect: Microsoft needs an admin's approval first.
+    await signIn(page, 'staff', '/staff/sync');
+    await settled(page);
+    await page.getByRole('button', { name: /Connect( again)? with Microsoft/ }).click();
+    await walkMicrosoft(page, SAM_MS, () => page.locator('#need-admin').isVisible(), false);
+    await page.locator('#back-to-app').click();
+    await expect(page.getByText('requires an administrator to approve')).toBeVisible();
+    const link = await page.locator('#admin-consent-link').getAttribute('href');
+    expect(link).toContain('/v2.0/adminconsent?client_id=');
+
+    // The tenant admin follows the link in their own browser and accepts.
+    const itAdmin = await browser.newContext();
+    const adminPage = await itAdmin.newPage();
+    await adminPage.goto(link!);
+    await walkMicrosoft(adminPage, IT_ADMIN_MS, () => adminPage.locator('#org-consent').isVisible(), false);
+    await adminPage.locator('#idBtn_Accept').click();
+    await expect(adminPage.getByText('Consent granted')).toBeVisible();
+    await itAdmin.close();
+
+    // Now Sam connects without being asked again.
+    await page.goto('/staff/sync');
+    await settled(page);
+    await page.getByRole('button', { name: /Connect( again)? with Microsoft/ }).click();
+    await walkMicrosoft(page, SAM_MS, async () => /\/staff\/sync\?connected=1$/.test(page.url()));
+    await settled(page);
+    await expect(page.getByTestId('outlook-account')).toContainText(SAM_MS.upn);
+  } finally {
+    await requireAdminConsent(false);
+  }
 });
