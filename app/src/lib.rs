@@ -22,6 +22,7 @@ use crate::pages::{
     AdminSpaceSyncPage, AdminSpacesPage, AdminStaffPage, AdminStaffSyncPage, AppointmentsPage,
     HomePage, IntegrationsPage, LoginPage, LogoutPage, MyAppointmentsPage, MyBookingsPage,
     NotFound, OutboxPage, SpacePage, SpacesPage, StaffAppointmentsPage, StaffSyncPage,
+    SyncDashboardPage,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -122,6 +123,11 @@ pub fn App() -> impl IntoView {
                             ssr=SsrMode::Async
                         />
                         <Route path=path!("/admin/outbox") view=OutboxPage ssr=SsrMode::Async />
+                        <Route
+                            path=path!("/admin/sync")
+                            view=SyncDashboardPage
+                            ssr=SsrMode::Async
+                        />
                     </Routes>
                 </ErrorBoundary>
             </main>

@@ -706,3 +706,62 @@ pub struct RoomChoice {
     pub name: String,
     pub capacity: Option<i64>,
 }
+
+/// Live sync status streams (server-sent events), shared by server and
+/// browser. Each sends [`SYNC_STATUS_EVENT`] events whose data is a
+/// [`SyncStatusView`] as JSON.
+pub const SYNC_STATUS_EVENT: &str = "sync-status";
+/// A staff member's own appointment sync.
+pub const MY_SYNC_EVENTS_PATH: &str = "/events/staff/sync";
+/// Every space and staff connection (admins): the dashboard.
+pub const ALL_SYNC_EVENTS_PATH: &str = "/events/sync";
+
+/// One space's stream: anyone who may see the space's page.
+pub fn space_sync_events_path(space_id: i64) -> String {
+    format!("/events/spaces/{space_id}/sync")
+}
+
+/// Where a space's or staff member's calendar sync stands. Patrons and
+/// visitors get the state only; admins (and staff, for their own) the
+/// detail. No token, ever.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStatusView {
+    /// "space" or "staff".
+    pub subject_kind: String,
+    pub subject_id: i64,
+    /// The space's or staff member's name (dashboard rows).
+    pub name: Option<String>,
+    /// "active", "syncing", "needs_reauthorization", "error", "revoked",
+    /// "disabled", "legacy_password" or "not_connected".
+    pub state: String,
+    /// The state in words, for the badge.
+    pub label: String,
+    /// Needs a person (the dashboard's filter).
+    pub in_trouble: bool,
+    pub detail: Option<SyncStatusDetail>,
+}
+
+/// What only those who may act on a sync see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStatusDetail {
+    pub account: Option<String>,
+    pub room: Option<String>,
+    /// RFC 3339, UTC.
+    pub last_success_at: Option<String>,
+    pub pending: u64,
+    pub failed: u64,
+    pub last_error: Option<String>,
+    /// RFC 3339, UTC.
+    pub next_retry_at: Option<String>,
+    /// RFC 3339, UTC.
+    pub subscription_expires_at: Option<String>,
+    /// A first sync (or resync) under way: (done, total).
+    pub progress: Option<(u64, u64)>,
+}
+
+impl SyncStatusView {
+    /// The dashboard's "Resync now" form fields.
+    pub fn is_space(&self) -> bool {
+        self.subject_kind == "space"
+    }
+}

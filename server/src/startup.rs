@@ -92,6 +92,8 @@ impl Application {
         // The sync workers (when `sync.enabled`): two per process, so a
         // slow job never holds back the claiming of the next ones.
         let workers = backend::sync::spawn_workers(&self.backend, 2);
+        // Live status changes made by other instances (PostgreSQL only).
+        let relay = self.backend.sync.changes.spawn_relay(&self.backend.db);
         tracing::info!(address = %self.listener.local_addr()?, "Calbridge is listening");
         let served = axum::serve(
             self.listener,
@@ -109,7 +111,7 @@ impl Application {
         })
         .await;
         sweeper.abort();
-        for w in workers {
+        for w in workers.into_iter().chain(relay) {
             w.abort();
         }
         served
@@ -164,6 +166,18 @@ fn router(state: AppState) -> Router {
         .route(
             app::models::INTEGRATION_EVENTS_PATH,
             get(routes::events::integration),
+        )
+        .route(
+            "/events/spaces/{space_id}/sync",
+            get(routes::sync_events::space),
+        )
+        .route(
+            app::models::MY_SYNC_EVENTS_PATH,
+            get(routes::sync_events::mine),
+        )
+        .route(
+            app::models::ALL_SYNC_EVENTS_PATH,
+            get(routes::sync_events::everything),
         )
         .leptos_routes_with_context(&state, routes, context.clone(), app_shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<

@@ -62,6 +62,8 @@ const SERVER_FNS: &[(&str, Who, Args)] = &[
     ("space_slots", Who::Anyone, &[("space_id", "999999")]),
     ("appointment_staff", Who::Anyone, &[]),
     ("appointment_times", Who::Anyone, &[("staff_id", "999999")]),
+    // A space's sync state shows on its public page (detail: admins).
+    ("space_sync_status", Who::Anyone, &[("space_id", "999999")]),
     // Booking needs an account.
     ("book_space", Who::Patron, &[("space_id", "999999")]),
     ("cancel_booking", Who::Patron, &[("booking_id", "999999")]),
@@ -89,6 +91,7 @@ const SERVER_FNS: &[(&str, Who, Args)] = &[
     ("legacy_exchange", Who::Staff, &[("owner_kind", "staff")]),
     ("outlook_connection", Who::Staff, &[]),
     ("disconnect_outlook", Who::Staff, &[]),
+    ("my_sync_status", Who::Staff, &[]),
     // Administration.
     (
         "save_legacy_exchange",
@@ -104,6 +107,13 @@ const SERVER_FNS: &[(&str, Who, Args)] = &[
     ("save_space", Who::Admin, &[]),
     ("retire_space", Who::Admin, &[("space_id", "999999")]),
     ("outbox_records", Who::Admin, &[]),
+    ("retry_outbox_job", Who::Admin, &[("job_id", "999999")]),
+    ("sync_overview", Who::Admin, &[]),
+    (
+        "resync_now",
+        Who::Admin,
+        &[("subject_kind", "space"), ("subject_id", "999999")],
+    ),
     ("room_connection", Who::Admin, &[("space_id", "999999")]),
     ("room_directory", Who::Admin, &[("space_id", "999999")]),
     ("pick_room", Who::Admin, &[("space_id", "999999")]),
@@ -146,6 +156,7 @@ const PAGES: &[(&str, Who)] = &[
     ("/admin/spaces", Who::Admin),
     ("/admin/spaces/{id}/sync", Who::Admin),
     ("/admin/outbox", Who::Admin),
+    ("/admin/sync", Who::Admin),
     ("/admin/integrations", Who::Admin),
 ];
 
@@ -154,6 +165,9 @@ const PAGES: &[(&str, Who)] = &[
 const PLAIN_ROUTES: &[(&str, &str, Who, Args)] = &[
     ("GET", "/healthz", Who::Anyone, &[]),
     ("GET", "/events/integration", Who::Patron, &[]),
+    ("GET", "/events/spaces/1/sync", Who::Anyone, &[]),
+    ("GET", "/events/staff/sync", Who::Staff, &[]),
+    ("GET", "/events/sync", Who::Admin, &[]),
     ("POST", "/oauth/microsoft/connect", Who::Staff, &[]),
     (
         "POST",

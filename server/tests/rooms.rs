@@ -6,129 +6,18 @@
 
 mod support;
 
-use backend::entities::space;
-use backend::integration::{AccountType, IntegrationSettings};
-use backend::microsoft::identity::ROOM_SCOPES;
-use backend::vault::Purpose;
-use chrono::Utc;
-use emulator::state::SignInAudience;
-use emulator::{DEMO, NewApp};
 use reqwest::StatusCode;
-use sea_orm::EntityTrait;
-use secrecy::SecretString;
+use support::rooms::{FRAN, SEMINAR, at_microsoft, location, set_up};
 use support::{TestApp, api_client, client, login};
 
 const ADMIN: (&str, &str) = ("admin@calbridge.test", "calbridge-admin");
 const STAFF: (&str, &str) = ("sam@calbridge.test", "calbridge-staff");
 const PATRON: (&str, &str) = ("pat@calbridge.test", "calbridge-patron");
-const FRAN: (&str, &str) = (
-    "fran.facilities@contoso-library.onmicrosoft.com",
-    "Rooms-Pass-2024!",
-);
-const SEMINAR: &str = "room.seminar@contoso-library.onmicrosoft.com";
-const REDIRECT: &str = "http://127.0.0.1/oauth/microsoft/callback";
 
 on_both_databases!(
     an_admin_authorizes_picks_a_room_and_revokes,
     only_admins_may_connect_pick_or_revoke,
 );
-
-async fn set_up(app: &TestApp) -> i64 {
-    let mut new = NewApp::web(
-        "Calbridge",
-        DEMO.tenant_id,
-        SignInAudience::AzureADMultipleOrgs,
-        REDIRECT,
-    );
-    new.delegated_permissions = ROOM_SCOPES.iter().map(|s| s.to_string()).collect();
-    let registered = app.emulator().register_app(new);
-    let backend = &app.backend;
-    let secret = backend.vault.seal(
-        Purpose::ClientSecret,
-        &SecretString::from(registered.secret_value.clone()),
-    );
-    backend::integration::store::write(
-        &backend.db,
-        &IntegrationSettings {
-            application_id: Some(registered.client_id.to_string()),
-            client_secret: Some(secret),
-            secret_hint: Some(registered.secret_value[..3].to_owned()),
-            account_type: AccountType::AnyOrganization,
-            tenant_id: Some(registered.tenant_id.to_string()),
-            active: true,
-            checked_at: Some(Utc::now()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    space::Entity::find()
-        .one(&backend.db)
-        .await
-        .unwrap()
-        .expect("a demo space")
-        .id
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get("location")
-        .expect("a redirect")
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn form_of(html: &str) -> (String, String) {
-    let between = |s: &str, a: &str, b: &str| {
-        let i = s.find(a).unwrap_or_else(|| panic!("{a} not in {s}")) + a.len();
-        let j = s[i..].find(b).unwrap() + i;
-        s[i..j].to_owned()
-    };
-    let action = between(html, "action=\"", "\"");
-    let at = html.find("name=\"flow\"").expect("a flow field");
-    (action, between(&html[at..], "value=\"", "\""))
-}
-
-/// Signs in at the emulator (and consents); returns the redirect back to
-/// Calbridge's callback.
-async fn at_microsoft(app: &TestApp, authorize_url: &str, who: (&str, &str)) -> String {
-    let c = client();
-    let base = app.emulator().base_url().to_owned();
-    let html = c
-        .get(authorize_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let (action, flow) = form_of(&html);
-    let r = c
-        .post(format!("{base}{action}"))
-        .form(&[
-            ("flow", flow.as_str()),
-            ("action", "signin"),
-            ("loginfmt", who.0),
-            ("passwd", who.1),
-        ])
-        .send()
-        .await
-        .unwrap();
-    if r.status().is_redirection() {
-        return location(&r);
-    }
-    let html = r.text().await.unwrap();
-    let (action, flow) = form_of(&html);
-    let r = c
-        .post(format!("{base}{action}"))
-        .form(&[("flow", flow.as_str()), ("action", "accept")])
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_redirection(), "{:?}", r.text().await);
-    location(&r)
-}
 
 async fn call(
     app: &TestApp,

@@ -14,3 +14,4 @@ pub mod outlook;
 pub mod rooms;
 pub mod spaces;
 pub mod staff;
+pub mod sync_status;

@@ -1,5 +1,5 @@
 //! Admin › Outbox: the sync work not yet done (pending, failed, paused),
-//! then the latest finished jobs.
+//! then the latest finished jobs, and "Retry" for a job that stopped.
 //! Admin only.
 
 use leptos::prelude::*;
@@ -36,4 +36,23 @@ pub async fn outbox_records() -> Result<Vec<OutboxRecordView>, AppError> {
             created_at: r.created_at.to_rfc3339(),
         })
         .collect())
+}
+
+/// Puts a failed or paused job back in the queue, due now. A job that is
+/// pending or done is left alone and the admin is told so.
+#[server(endpoint = "retry_outbox_job")]
+pub async fn retry_outbox_job(job_id: i64) -> Result<(), AppError> {
+    let admin = require_role(Role::Admin).await?;
+    let backend = backend()?;
+    let requeued = backend::outbox::retry(&backend.db, job_id, chrono::Utc::now())
+        .await
+        .map_err(|e| fail(AppError::internal(e)))?;
+    if !requeued {
+        return Err(fail(AppError::Invalid(format!(
+            "Job #{job_id} is not failed or paused, so there is nothing to retry."
+        ))));
+    }
+    tracing::info!(job_id, by = admin.id, "outbox job retried by an admin");
+    backend.sync.wake();
+    Ok(())
 }

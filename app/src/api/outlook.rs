@@ -58,6 +58,10 @@ pub async fn disconnect_outlook() -> Result<String, AppError> {
     let had = connections::disconnect(&backend.db, Owner::staff(user.id), chrono::Utc::now())
         .await
         .map_err(|e| fail(AppError::internal(e)))?;
+    backend
+        .sync
+        .changes
+        .publish(backend::sync::Subject::Staff(user.id));
     Ok(if had {
         "Disconnected. Calbridge no longer writes to your Outlook calendar; events already there stay.".to_owned()
     } else {

@@ -8,4 +8,5 @@ pub mod outlook_connection;
 pub mod require_role;
 pub mod room_connection;
 pub mod session;
+pub mod sync_status;
 pub mod url_error;

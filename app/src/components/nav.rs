@@ -32,6 +32,7 @@ pub fn Nav() -> impl IntoView {
                             <Show when=move || admin>
                                 <A href="/admin/spaces">"Admin › Spaces"</A>
                                 <A href="/admin/outbox">"Outbox"</A>
+                                <A href="/admin/sync">"Sync status"</A>
                                 <A href="/admin/integrations">"Admin › Integrations"</A>
                             </Show>
                             {match user {

@@ -6,10 +6,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use crate::api::sync_status::space_sync_status;
 use crate::components::legacy_exchange::LegacyExchangeSection;
 use crate::components::require_role::RequireRole;
 use crate::components::room_connection::{RoomConnectionData, RoomConnectionSection};
-use crate::models::Role;
+use crate::components::sync_status::{LiveSync, LiveSyncCard};
+use crate::models::{Role, space_sync_events_path};
 
 fn id_param() -> Signal<i64> {
     let params = use_params_map();
@@ -27,10 +29,14 @@ pub fn AdminSpaceSyncPage() -> impl IntoView {
     let id = id_param();
     // Made here, outside RequireRole (see the lead's note on resources).
     let rooms = RoomConnectionData::new(id);
+    let status = Resource::new(move || id.get(), space_sync_status);
+    let live = LiveSync::listen(move || space_sync_events_path(id.get()));
     view! {
         <Title text="Space sync settings" />
         <RequireRole role=Role::Admin>
+            <p class="crumbs"><a href="/admin/sync">"Admin › Sync status"</a>" ›"</p>
             <h1>"Space sync settings"</h1>
+            <LiveSyncCard status live />
             <RoomConnectionSection data=rooms />
             <LegacyExchangeSection owner_kind="space" owner_id=id />
         </RequireRole>

@@ -14,6 +14,7 @@ mod spaces;
 mod staff_appointments;
 mod staff_sync;
 mod status;
+mod sync_dashboard;
 
 pub use admin_spaces::AdminSpacesPage;
 pub use admin_staff::AdminStaffPage;
@@ -29,3 +30,4 @@ pub use spaces::{SpacePage, SpacesPage};
 pub use staff_appointments::StaffAppointmentsPage;
 pub use staff_sync::StaffSyncPage;
 pub use status::{Forbidden, NotFound};
+pub use sync_dashboard::SyncDashboardPage;

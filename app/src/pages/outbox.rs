@@ -1,35 +1,50 @@
-//! Admin › Outbox: sync work not yet done, oldest first. Nothing consumes
-//! it yet; the page lets admins see what will be sent to Outlook.
+//! Admin › Outbox: the sync work still to do and what just went through,
+//! with "Retry" on a job that failed for good or was paused, once the
+//! admin has fixed the cause.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::outbox::outbox_records;
+use crate::api::outbox::{RetryOutboxJob, outbox_records};
 use crate::components::require_role::RequireRole;
 use crate::models::{OutboxRecordView, Role};
 
 #[component]
 pub fn OutboxPage() -> impl IntoView {
+    // Made here, outside RequireRole, whose children are built more than
+    // once on the server (see components/require_role.rs).
+    let retry = ServerAction::<RetryOutboxJob>::new();
+    let records = Resource::new(move || retry.version().get(), |_| outbox_records());
     view! {
         <Title text="Admin › Outbox" />
         <RequireRole role=Role::Admin>
             <h1>"Admin › Outbox"</h1>
-            <OutboxList />
+            <OutboxList records retry />
         </RequireRole>
     }
 }
 
 #[component]
-fn OutboxList() -> impl IntoView {
-    let records = Resource::new(|| (), |_| outbox_records());
+fn OutboxList(
+    records: Resource<Result<Vec<OutboxRecordView>, crate::error::AppError>>,
+    retry: ServerAction<RetryOutboxJob>,
+) -> impl IntoView {
+    let retry_error = move || {
+        retry
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
+    };
     view! {
         <section class="card">
             <p class="muted">"Sync work still to do (pending, failed or paused), oldest first; then the latest finished work, newest first."</p>
+            {retry_error}
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match records.await {
                         Ok(list) if list.is_empty() => view! { <p class="muted">"No sync work yet."</p> }.into_any(),
-                        Ok(list) => view! { <OutboxTable records=list /> }.into_any(),
+                        Ok(list) => view! { <OutboxTable records=list retry /> }.into_any(),
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -54,8 +69,17 @@ fn record_label(r: &OutboxRecordView) -> String {
     format!("{subject} #{}", r.aggregate_id)
 }
 
+/// A job stops for good when it failed without a next try, or was paused
+/// (its connection needs its owner); only those get "Retry".
+fn retryable(r: &OutboxRecordView) -> bool {
+    matches!(r.status.as_str(), "failed" | "paused")
+}
+
 #[component]
-fn OutboxTable(records: Vec<OutboxRecordView>) -> impl IntoView {
+fn OutboxTable(
+    records: Vec<OutboxRecordView>,
+    retry: ServerAction<RetryOutboxJob>,
+) -> impl IntoView {
     view! {
         <table class="outbox" data-testid="outbox">
             <thead>
@@ -67,6 +91,7 @@ fn OutboxTable(records: Vec<OutboxRecordView>) -> impl IntoView {
                     <th scope="col">"Attempts"</th>
                     <th scope="col">"Run after"</th>
                     <th scope="col">"Last error"</th>
+                    <th scope="col"><span class="visually-hidden">"Action"</span></th>
                 </tr>
             </thead>
             <tbody>
@@ -79,6 +104,12 @@ fn OutboxTable(records: Vec<OutboxRecordView>) -> impl IntoView {
                         <td>{r.attempts}</td>
                         <td><time datetime=r.run_after.clone()>{r.run_after.clone()}</time></td>
                         <td>{r.last_error.clone().unwrap_or_default()}</td>
+                        <td>{retryable(&r).then(|| view! {
+                            <ActionForm action=retry>
+                                <input type="hidden" name="job_id" value=r.id.to_string() />
+                                <button type="submit" aria-label=format!("Retry job {}", r.id)>"Retry"</button>
+                            </ActionForm>
+                        })}</td>
                     </tr>
                 }).collect_view()}
             </tbody>

@@ -11,10 +11,13 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::bookings::{BookSpace, CancelBooking, space_bookings};
 use crate::api::spaces::{list_spaces, space_slots};
+use crate::api::sync_status::space_sync_status;
 use crate::components::field_error::{FieldError, FormError, form_error};
 use crate::components::session::SessionActions;
+use crate::components::sync_status::{LiveSync, SyncBadge};
 use crate::models::{
     BookingView, GridDay, GridView, MAX_SLOTS_OFFERED, Role, SpaceGrid, SpaceView, UserView,
+    space_sync_events_path,
 };
 
 #[component]
@@ -92,6 +95,11 @@ pub fn SpacePage() -> impl IntoView {
     let cancel = ServerAction::<CancelBooking>::new();
     // The chosen start is part of the key, so following a free slot's link
     // re-renders the form with that start selected (JavaScript on too).
+    // The space's sync status, live: each push (a room event placed or
+    // moved in Outlook, a booking written to the room) fetches the slots
+    // again, so they change in an open page without a reload.
+    let sync_status = Resource::new(move || shown.get().space_id, space_sync_status);
+    let live = LiveSync::listen(move || space_sync_events_path(shown.get().space_id));
     let grid = Resource::new(
         move || {
             (
@@ -99,13 +107,22 @@ pub fn SpacePage() -> impl IntoView {
                 start.get(),
                 book.version().get(),
                 cancel.version().get(),
+                live.version.get(),
             )
         },
-        |(s, _, _, _)| space_slots(s.space_id, s.date, s.view.value().to_owned()),
+        |(s, _, _, _, _)| space_slots(s.space_id, s.date, s.view.value().to_owned()),
     );
     let session = SessionActions::get();
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense>
+            {move || Suspend::new(async move {
+                sync_status.await.ok().map(|rendered| view! {
+                    <p class="space-sync">{move || view! { <SyncBadge view=live.latest(&rendered) /> }}</p>
+                })
+            })}
+        </Suspense>
+        // A Transition keeps the grid on screen while it is fetched again.
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let user = session.user.await.ok().flatten();
                 match grid.await {
@@ -134,7 +151,7 @@ pub fn SpacePage() -> impl IntoView {
                     .into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

@@ -5,17 +5,23 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::api::sync_status::my_sync_status;
 use crate::components::legacy_exchange::LegacyExchangeSection;
 use crate::components::outlook_connection::OutlookConnection;
 use crate::components::require_role::RequireRole;
-use crate::models::Role;
+use crate::components::sync_status::{LiveSync, LiveSyncCard};
+use crate::models::{MY_SYNC_EVENTS_PATH, Role};
 
 #[component]
 pub fn StaffSyncPage() -> impl IntoView {
+    // Made here, outside RequireRole (see components/require_role.rs).
+    let status = Resource::new(|| (), |_| my_sync_status());
+    let live = LiveSync::listen(|| MY_SYNC_EVENTS_PATH.to_owned());
     view! {
         <Title text="Sync settings" />
         <RequireRole role=Role::Staff>
             <h1>"Sync settings"</h1>
+            <LiveSyncCard status live />
             <OutlookConnection />
             <LegacyExchangeSection owner_kind="staff" owner_id=Signal::stored(0) />
         </RequireRole>

@@ -260,6 +260,12 @@ pub async fn finish_connect(
     {
         Ok(_) => {
             tracing::info!(user = user.id, %account, "Outlook calendar connected");
+            // The first sync: appointments already booked go to the
+            // newly connected calendar too.
+            let staff = crate::sync::Subject::Staff(user.id);
+            if let Err(e) = crate::sync::resync::resync(backend, staff, chrono::Utc::now()).await {
+                tracing::warn!(error = %e, user = user.id, "could not queue the first sync");
+            }
             CallbackOutcome::Connected { account }
         }
         Err(e) => {

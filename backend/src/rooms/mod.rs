@@ -391,6 +391,9 @@ pub async fn pick_room(
     resume_space_jobs(&txn, space_id, now).await?;
     txn.commit().await?;
     tracing::info!(space = space_id, room = %link.room_address, "space connected to a room");
+    // The first sync: the space's upcoming bookings go to the room, and
+    // the room is read at once.
+    crate::sync::resync::resync(backend, crate::sync::Subject::Space(space_id), now).await?;
     Ok(link)
 }
 
@@ -426,6 +429,10 @@ pub async fn revoke(
         .await?;
     remove_blocks(&txn, space_id).await?;
     txn.commit().await?;
+    backend
+        .sync
+        .changes
+        .publish(crate::sync::Subject::Space(space_id));
     Ok(revoked)
 }
 

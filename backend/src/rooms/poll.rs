@@ -331,7 +331,20 @@ pub async fn poll_due(backend: &Backend, now: DateTime<Utc>) -> Result<usize, se
         if !active || !take(backend, &link, now).await? {
             continue;
         }
-        match poll_room(backend, &link, now).await {
+        let result = poll_room(backend, &link, now).await;
+        // Pages showing the space's slots or status read them again when
+        // busy blocks changed, or the poll failed or recovered.
+        let changed = match &result {
+            Ok(r) => r.blocks_written + r.blocks_removed > 0 || link.last_error.is_some(),
+            Err(_) => true,
+        };
+        if changed {
+            backend
+                .sync
+                .changes
+                .publish(crate::sync::Subject::Space(link.space_id));
+        }
+        match result {
             Ok(_) => polled += 1,
             Err(e) => {
                 tracing::warn!(space = link.space_id, room = %link.room_address, error = %e, "room poll failed");

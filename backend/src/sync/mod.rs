@@ -6,20 +6,26 @@
 
 pub mod appointments;
 pub mod calls;
+pub mod changes;
 pub mod free_busy;
 pub mod limiter;
+pub mod resync;
+pub mod status;
 pub mod worker;
 
 use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+pub use status::Subject;
 pub use worker::{Worker, spawn_workers};
 
 /// This process's sync state, cloned into `Backend`.
 #[derive(Clone, Default)]
 pub struct SyncState {
     pub limiter: Arc<limiter::Limiter>,
+    /// "This status may have changed", for the live status on pages.
+    pub changes: changes::SyncChanges,
     wake: Arc<Notify>,
     /// When each connection's "last synced" was last written.
     recorded: Arc<std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>>,

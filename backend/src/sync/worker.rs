@@ -170,6 +170,9 @@ impl Worker {
                 .await
             }
         };
+        if let Some(subject) = super::Subject::of_job_payload(&job.payload) {
+            self.backend.sync.changes.publish(subject);
+        }
         match recorded {
             Ok(true) => tracing::debug!(job = job.id, ?outcome, "sync job finished"),
             Ok(false) => tracing::warn!(

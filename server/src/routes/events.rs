@@ -32,7 +32,7 @@ pub async fn integration(State(backend): State<Backend>, session: Session) -> Re
         .into_response()
 }
 
-fn refusal(e: AuthError) -> Response {
+pub(crate) fn refusal(e: AuthError) -> Response {
     let status = match e {
         AuthError::SignInRequired => StatusCode::UNAUTHORIZED,
         AuthError::Forbidden => StatusCode::FORBIDDEN,

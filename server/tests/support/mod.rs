@@ -11,6 +11,8 @@
 
 #![allow(dead_code)]
 
+pub mod rooms;
+
 use std::sync::Arc;
 
 use backend::config::Settings;

@@ -1,0 +1,185 @@
+//! Live calendar sync status on a page: the server renders the status as
+//! it is, then (in the browser) an `EventSource` on the status stream
+//! replaces it with each status the server pushes — no reload and no
+//! polling. Pages that show data the sync changes (a space's free slots)
+//! read [`LiveSync::version`] to fetch it again when a push arrives.
+
+use std::collections::HashMap;
+
+use leptos::prelude::*;
+
+use crate::models::SyncStatusView;
+
+type Key = (String, i64);
+
+#[derive(Clone, Copy)]
+pub struct LiveSync {
+    pushed: RwSignal<HashMap<Key, SyncStatusView>>,
+    /// Goes up with every push.
+    pub version: RwSignal<u64>,
+}
+
+impl LiveSync {
+    /// Listens on the stream at `path` (which may change, e.g. another
+    /// space) while the calling component lives.
+    pub fn listen(path: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        let live = LiveSync {
+            pushed: RwSignal::new(HashMap::new()),
+            version: RwSignal::new(0),
+        };
+        live.start(path);
+        live
+    }
+
+    /// The newest status of the space or staff member `view` is about:
+    /// the pushed one if any, else `view` as rendered.
+    pub fn latest(self, view: &SyncStatusView) -> SyncStatusView {
+        let key = (view.subject_kind.clone(), view.subject_id);
+        self.pushed
+            .with(|p| p.get(&key).cloned())
+            .map(|mut pushed| {
+                // Pushes of one row leave the name out (it does not change).
+                if pushed.name.is_none() {
+                    pushed.name = view.name.clone();
+                }
+                pushed
+            })
+            .unwrap_or_else(|| view.clone())
+    }
+
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn receive(self, view: SyncStatusView) {
+        self.pushed.update(|p| {
+            p.insert((view.subject_kind.clone(), view.subject_id), view);
+        });
+        self.version.update(|v| *v += 1);
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn start(self, path: impl Fn() -> String + Send + Sync + 'static) {
+        use futures::future::AbortHandle;
+        let running = StoredValue::new_local(None::<(String, AbortHandle)>);
+        // Effects run only in the browser, after hydration.
+        Effect::new(move |_| {
+            let path = path();
+            if running.with_value(|r| r.as_ref().is_some_and(|(p, _)| *p == path)) {
+                return;
+            }
+            if let Some((_, old)) = running.get_value() {
+                old.abort();
+            }
+            let (task, handle) = futures::future::abortable(stream_into(self, path.clone()));
+            running.set_value(Some((path, handle)));
+            leptos::task::spawn_local(async move {
+                let _ = task.await;
+            });
+        });
+        on_cleanup(move || {
+            if let Some((_, handle)) = running.try_get_value().flatten() {
+                handle.abort();
+            }
+        });
+    }
+
+    #[cfg(not(feature = "hydrate"))]
+    fn start(self, _path: impl Fn() -> String + Send + Sync + 'static) {}
+}
+
+#[cfg(feature = "hydrate")]
+async fn stream_into(live: LiveSync, path: String) {
+    use crate::models::SYNC_STATUS_EVENT;
+    use futures::StreamExt;
+    use gloo_net::eventsource::futures::EventSource;
+
+    let Ok(mut source) = EventSource::new(&path) else {
+        return;
+    };
+    let Ok(mut events) = source.subscribe(SYNC_STATUS_EVENT) else {
+        return;
+    };
+    // The source lives as long as this task (aborting drops and closes
+    // it). After a network error the browser reconnects by itself and
+    // the server starts again with the current status.
+    let _source = source;
+    while let Some(next) = events.next().await {
+        if let Ok((_, message)) = next
+            && let Some(data) = message.data().as_string()
+            && let Ok(view) = serde_json::from_str::<SyncStatusView>(&data)
+        {
+            live.receive(view);
+        }
+    }
+}
+
+/// The state as a badge: a word or two, coloured by state.
+#[component]
+pub fn SyncBadge(view: SyncStatusView) -> impl IntoView {
+    view! {
+        <span
+            class=format!("sync-badge sync-{}", view.state)
+            data-testid="sync-badge"
+            data-state=view.state.clone()
+            role="status"
+        >
+            {view.label.clone()}
+        </span>
+    }
+}
+
+/// Everything an admin (or the staff member) may see of a sync.
+#[component]
+pub fn SyncDetails(view: SyncStatusView) -> impl IntoView {
+    let Some(d) = view.detail.clone() else {
+        return view! { <SyncBadge view /> }.into_any();
+    };
+    let row = |label: &'static str, value: Option<String>| {
+        value.map(|v| view! { <dt>{label}</dt><dd>{v}</dd> })
+    };
+    let progress = d.progress.map(|(done, total)| {
+        view! {
+            <progress max=total.to_string() value=done.to_string() data-testid="sync-progress">
+                {format!("{done} of {total}")}
+            </progress>
+        }
+    });
+    view! {
+        <div class="sync-details" data-testid="sync-details">
+            <p><SyncBadge view=view.clone() />{progress}</p>
+            <dl>
+                {row("Microsoft account", d.account)}
+                {row("Room", d.room)}
+                {row("Last successful sync", d.last_success_at)}
+                {row("Changes waiting", Some(d.pending.to_string()))}
+                {row("Failed changes", (d.failed > 0).then(|| d.failed.to_string()))}
+                {row("Last error", d.last_error)}
+                {row("Next retry", d.next_retry_at)}
+                {row("Subscription expires", d.subscription_expires_at)}
+            </dl>
+        </div>
+    }
+    .into_any()
+}
+
+/// A card with one subject's live sync status in full: the admin's space
+/// settings and the staff member's own sync page.
+#[component]
+pub fn LiveSyncCard(
+    status: Resource<Result<SyncStatusView, crate::error::AppError>>,
+    live: LiveSync,
+) -> impl IntoView {
+    view! {
+        <section class="card" data-testid="live-sync-status">
+            <h2>"Sync status"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match status.await {
+                        Ok(rendered) => view! {
+                            {move || view! { <SyncDetails view=live.latest(&rendered) /> }}
+                        }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}

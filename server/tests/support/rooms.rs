@@ -1,0 +1,159 @@
+//! A space connected to an Exchange room through the emulator, as an
+//! admin does it: register the app, save and activate the integration,
+//! authorize as the rooms' delegate and pick the room.
+
+use backend::entities::space;
+use backend::integration::{AccountType, IntegrationSettings};
+use backend::microsoft::identity::ROOM_SCOPES;
+use backend::vault::Purpose;
+use chrono::Utc;
+use emulator::state::SignInAudience;
+use emulator::{DEMO, NewApp};
+use reqwest::StatusCode;
+use sea_orm::EntityTrait;
+use secrecy::SecretString;
+
+use super::{TestApp, api_client, client, login};
+
+pub const ADMIN: (&str, &str) = ("admin@calbridge.test", "calbridge-admin");
+pub const FRAN: (&str, &str) = (
+    "fran.facilities@contoso-library.onmicrosoft.com",
+    "Rooms-Pass-2024!",
+);
+pub const SEMINAR: &str = "room.seminar@contoso-library.onmicrosoft.com";
+const REDIRECT: &str = "http://127.0.0.1/oauth/microsoft/callback";
+
+/// Registers the app at the emulator and activates the integration;
+/// returns the first demo space's id.
+pub async fn set_up(app: &TestApp) -> i64 {
+    let mut new = NewApp::web(
+        "Calbridge",
+        DEMO.tenant_id,
+        SignInAudience::AzureADMultipleOrgs,
+        REDIRECT,
+    );
+    new.delegated_permissions = ROOM_SCOPES.iter().map(|s| s.to_string()).collect();
+    let registered = app.emulator().register_app(new);
+    let backend = &app.backend;
+    let secret = backend.vault.seal(
+        Purpose::ClientSecret,
+        &SecretString::from(registered.secret_value.clone()),
+    );
+    backend::integration::store::write(
+        &backend.db,
+        &IntegrationSettings {
+            application_id: Some(registered.client_id.to_string()),
+            client_secret: Some(secret),
+            secret_hint: Some(registered.secret_value[..3].to_owned()),
+            account_type: AccountType::AnyOrganization,
+            tenant_id: Some(registered.tenant_id.to_string()),
+            active: true,
+            checked_at: Some(Utc::now()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    space::Entity::find()
+        .one(&backend.db)
+        .await
+        .unwrap()
+        .expect("a demo space")
+        .id
+}
+
+pub fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .expect("a redirect")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn form_of(html: &str) -> (String, String) {
+    let between = |s: &str, a: &str, b: &str| {
+        let i = s.find(a).unwrap_or_else(|| panic!("{a} not in {s}")) + a.len();
+        let j = s[i..].find(b).unwrap() + i;
+        s[i..j].to_owned()
+    };
+    let action = between(html, "action=\"", "\"");
+    let at = html.find("name=\"flow\"").expect("a flow field");
+    (action, between(&html[at..], "value=\"", "\""))
+}
+
+/// Signs in at the emulator (and consents); returns the redirect back to
+/// Calbridge's callback.
+pub async fn at_microsoft(app: &TestApp, authorize_url: &str, who: (&str, &str)) -> String {
+    let c = client();
+    let base = app.emulator().base_url().to_owned();
+    let html = c
+        .get(authorize_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (action, flow) = form_of(&html);
+    let r = c
+        .post(format!("{base}{action}"))
+        .form(&[
+            ("flow", flow.as_str()),
+            ("action", "signin"),
+            ("loginfmt", who.0),
+            ("passwd", who.1),
+        ])
+        .send()
+        .await
+        .unwrap();
+    if r.status().is_redirection() {
+        return location(&r);
+    }
+    let html = r.text().await.unwrap();
+    let (action, flow) = form_of(&html);
+    let r = c
+        .post(format!("{base}{action}"))
+        .form(&[("flow", flow.as_str()), ("action", "accept")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{:?}", r.text().await);
+    location(&r)
+}
+
+/// `set_up`, then the admin authorizes as Fran and picks the seminar
+/// room for the first demo space; returns its id.
+pub async fn connected_space(app: &TestApp) -> i64 {
+    let space_id = set_up(app).await;
+    let browser = client();
+    login(app, &browser, ADMIN.0, ADMIN.1).await;
+    let r = browser
+        .post(app.url("/oauth/microsoft/connect-room"))
+        .form(&[("space_id", space_id.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let redirect = at_microsoft(app, &location(&r), FRAN).await;
+    let query = redirect.split_once('?').expect("a query").1;
+    let r = browser
+        .get(app.url(&format!("/oauth/microsoft/callback?{query}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let api = api_client();
+    login(app, &api, ADMIN.0, ADMIN.1).await;
+    let picked = api
+        .post(app.url("/api/pick_room"))
+        .form(&[
+            ("space_id", space_id.to_string()),
+            ("address", SEMINAR.to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(picked.status(), StatusCode::OK, "{:?}", picked.text().await);
+    space_id
+}
