@@ -177,33 +177,72 @@ async fn throughput() {
     );
 }
 
-/// Diagnostics: 2,000 creates straight through the Graph client (no
-/// outbox, no database), 80 at a time.
+/// Diagnostics: the floor this machine allows. The same 2,000 creates
+/// for 20 mailboxes, 4 at a time each, at the same emulator latency,
+/// straight through the Graph client: no outbox, no database.
 async fn raw() {
     let (db, _dir) = database().await;
     let env = env(db).await;
-    let c = connect(&env.backend, env.staff_id, SAM).await;
-    let token = backend::connections::access_token(&env.backend, c.id, None, "raw")
-        .await
-        .unwrap();
-    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(4));
+    let mut tokens = Vec::new();
+    for n in 0..STAFF {
+        let upn = if n == 0 {
+            SAM.to_owned()
+        } else {
+            let upn = format!("bench.staff{n}@contoso-library.onmicrosoft.com");
+            env.emu.add_user(
+                emulator::DEMO.tenant_id,
+                &upn,
+                &format!("Bench {n}"),
+                STAFF_PASSWORD,
+                false,
+            );
+            upn
+        };
+        let id = if n == 0 {
+            env.staff_id
+        } else {
+            staff_member(&env.backend, &format!("bench{n}@calbridge.test")).await
+        };
+        let c = connect(&env.backend, id, &upn).await;
+        let token = backend::connections::access_token(&env.backend, c.id, None, "raw")
+            .await
+            .unwrap();
+        tokens.push(token.token);
+    }
+    let graph_ms = std::env::var("CALBRIDGE_BENCH_GRAPH_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(GRAPH_MS);
+    env.emu.set_faults(FaultConfig {
+        latency_ms: graph_ms,
+        ..FaultConfig::default()
+    });
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..400 {
-        let graph = env.backend.graph.clone();
-        let token = token.token.clone();
-        let sem = sem.clone();
-        tasks.spawn(async move {
-            let _p = sem.acquire().await.unwrap();
-            let body = serde_json::json!({"subject": format!("raw {i}"),
-                "start": {"dateTime": "2026-12-01T10:00:00", "timeZone": "UTC"},
-                "end": {"dateTime": "2026-12-01T10:30:00", "timeZone": "UTC"}});
-            graph.create_event(&token, &body).await.unwrap();
-        });
+    for token in tokens {
+        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(4));
+        for i in 0..PER_STAFF {
+            let graph = env.backend.graph.clone();
+            let token = token.clone();
+            let sem = sem.clone();
+            tasks.spawn(async move {
+                let _p = sem.acquire().await.unwrap();
+                let body = serde_json::json!({"subject": format!("raw {i}"),
+                    "start": {"dateTime": "2026-12-01T10:00:00", "timeZone": "UTC"},
+                    "end": {"dateTime": "2026-12-01T10:30:00", "timeZone": "UTC"}});
+                graph.create_event(&token, &body).await.unwrap();
+            });
+        }
     }
     while tasks.join_next().await.is_some() {}
+    let took = started.elapsed();
+    let bound =
+        Duration::from_millis(graph_ms.max(1)) * (STAFF * PER_STAFF) as u32 / (STAFF as u32 * 4);
     println!(
-        "raw: 400 creates, 4 at a time, one mailbox: {:.3} s",
-        started.elapsed().as_secs_f64()
+        "raw: {} creates for {STAFF} mailboxes, 4 at a time each, straight through the Graph client: {:.3} s (bound {:.3} s, ratio {:.2})",
+        STAFF * PER_STAFF,
+        took.as_secs_f64(),
+        bound.as_secs_f64(),
+        took.as_secs_f64() / bound.as_secs_f64()
     );
 }

@@ -24,7 +24,7 @@ pub use connect::{
     CallbackOutcome, CallbackParams, ConnectError, appointments_enabled, begin_connect,
     finish_connect,
 };
-pub use tokens::{AccessToken, TokenFailure, access_token};
+pub use tokens::{AccessToken, TokenFailure, access_token, usable_token};
 
 pub const STAFF: &str = "staff";
 pub const SPACE: &str = "space";

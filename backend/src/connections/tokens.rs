@@ -70,22 +70,10 @@ pub async fn access_token(
         if row.status != ACTIVE || row.refresh_token_sealed.is_none() {
             return Err(TokenFailure::NotActive(row.status));
         }
-        let now = Utc::now();
-        let fresh = row.access_token_sealed.is_some()
-            && row
-                .access_expires_at
-                .is_some_and(|at| at > now + EXPIRY_MARGIN)
-            && refused != Some(row.token_version);
-        if fresh {
-            let sealed = Sealed::from_stored(row.access_token_sealed.clone().unwrap_or_default());
-            let token = backend
-                .vault
-                .open(Purpose::AccessToken, &sealed)
-                .map_err(crate::integration::StoreError::from)?;
-            return Ok(AccessToken {
-                token,
-                version: row.token_version,
-            });
+        if refused != Some(row.token_version)
+            && let Some(token) = usable_token(backend, &row)?
+        {
+            return Ok(token);
         }
         if take_lease(backend, &row, holder).await? {
             return refresh(backend, row, holder).await;
@@ -97,6 +85,29 @@ pub async fn access_token(
         }
         tokio::time::sleep(WAIT_STEP).await;
     }
+}
+
+/// The access token stored in `row`, if it is not about to expire. Callers
+/// that have just read the row use this and skip reading it again.
+pub fn usable_token(
+    backend: &Backend,
+    row: &calendar_connection::Model,
+) -> Result<Option<AccessToken>, TokenFailure> {
+    let fresh = row.status == ACTIVE
+        && row
+            .access_expires_at
+            .is_some_and(|at| at > Utc::now() + EXPIRY_MARGIN);
+    let Some(sealed) = row.access_token_sealed.as_ref().filter(|_| fresh) else {
+        return Ok(None);
+    };
+    let token = backend
+        .vault
+        .open(Purpose::AccessToken, &Sealed::from_stored(sealed.clone()))
+        .map_err(crate::integration::StoreError::from)?;
+    Ok(Some(AccessToken {
+        token,
+        version: row.token_version,
+    }))
 }
 
 /// Sets the refresh lease unless someone holds it or has refreshed since

@@ -4,14 +4,16 @@
 //! current details; cancelled → the event is gone.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use super::calls::{self, CallFailure, Op};
+use super::recorder::{NewLink, Record};
 use crate::Backend;
 use crate::connections::{self, NEEDS_REAUTHORIZATION, Owner};
 use crate::entities::{appointment, calendar_connection, event_link, outbox};
-use crate::outbox::db_time;
 
 pub const RECORD_KIND: &str = "appointment";
 
@@ -62,14 +64,20 @@ fn graph_time(at: DateTime<Utc>) -> Value {
 
 /// Runs `job` for `worker` (the outbox claimer); `holder` names this run
 /// in leases.
-pub async fn handle(backend: &Backend, job: &outbox::Model, worker: &str, holder: &str) -> Outcome {
+pub async fn handle(
+    backend: &Backend,
+    job: &outbox::Model,
+    worker: &str,
+    holder: &str,
+    known: &Prefetched,
+) -> Outcome {
     let ctx = Ctx {
         backend,
         job_id: job.id,
         worker,
         holder,
     };
-    match run(&ctx, job).await {
+    match run(&ctx, job, known).await {
         Ok(o) => o,
         Err(e) => Outcome::Failed(CallFailure::Backoff(format!("database: {e}"))),
     }
@@ -82,15 +90,113 @@ struct Ctx<'a> {
     holder: &'a str,
 }
 
-async fn run(ctx: &Ctx<'_>, job: &outbox::Model) -> Result<Outcome, sea_orm::DbErr> {
-    let (backend, holder) = (ctx.backend, ctx.holder);
-    let Some(appt) = appointment::Entity::find_by_id(job.aggregate_id)
-        .one(&backend.db)
+/// What a batch of claimed jobs needs, read with three queries for the
+/// whole batch instead of three per job. Read after the claim: a job's
+/// appointment and link cannot change under it unseen, as any change
+/// queues a job that waits for this one (jobs of one record run in order).
+#[derive(Debug, Default)]
+pub struct Prefetched {
+    appointments: HashMap<i64, appointment::Model>,
+    /// By staff member.
+    connections: HashMap<i64, calendar_connection::Model>,
+    /// By appointment.
+    links: HashMap<i64, event_link::Model>,
+    /// The appointments that were looked up (found or not).
+    covered: HashSet<i64>,
+}
+
+impl Prefetched {
+    pub async fn read(
+        db: &impl sea_orm::ConnectionTrait,
+        jobs: &[outbox::Model],
+    ) -> Result<Self, sea_orm::DbErr> {
+        let ids: HashSet<i64> = jobs
+            .iter()
+            .filter(|j| j.kind.starts_with("appointment."))
+            .map(|j| j.aggregate_id)
+            .collect();
+        if ids.is_empty() {
+            return Ok(Self::default());
+        }
+        let appointments: HashMap<i64, appointment::Model> = appointment::Entity::find()
+            .filter(appointment::Column::Id.is_in(ids.iter().copied()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+        let staff: HashSet<i64> = appointments.values().map(|a| a.staff_id).collect();
+        let connections = calendar_connection::Entity::find()
+            .filter(calendar_connection::Column::OwnerKind.eq(connections::STAFF))
+            .filter(calendar_connection::Column::OwnerId.is_in(staff))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| (c.owner_id, c))
+            .collect();
+        let links = event_link::Entity::find()
+            .filter(event_link::Column::RecordKind.eq(RECORD_KIND))
+            .filter(event_link::Column::RecordId.is_in(ids.iter().copied()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|l| (l.record_id, l))
+            .collect();
+        Ok(Self {
+            appointments,
+            connections,
+            links,
+            covered: ids,
+        })
+    }
+}
+
+/// The appointment, its staff member's connection and its event link:
+/// from `known` when it covers the job, else read now.
+async fn load(
+    db: &impl sea_orm::ConnectionTrait,
+    appointment_id: i64,
+    known: &Prefetched,
+) -> Result<Loaded, sea_orm::DbErr> {
+    if known.covered.contains(&appointment_id) {
+        let appt = known.appointments.get(&appointment_id).cloned();
+        let connection = appt
+            .as_ref()
+            .and_then(|a| known.connections.get(&a.staff_id).cloned());
+        let link = known.links.get(&appointment_id).cloned();
+        return Ok((appt, connection, link));
+    }
+    let Some(appt) = appointment::Entity::find_by_id(appointment_id)
+        .one(db)
         .await?
     else {
+        return Ok((None, None, None));
+    };
+    let connection = connections::find(db, Owner::staff(appt.staff_id)).await?;
+    let link = event_link::Entity::find()
+        .filter(event_link::Column::RecordKind.eq(RECORD_KIND))
+        .filter(event_link::Column::RecordId.eq(appt.id))
+        .one(db)
+        .await?;
+    Ok((Some(appt), connection, link))
+}
+
+type Loaded = (
+    Option<appointment::Model>,
+    Option<calendar_connection::Model>,
+    Option<event_link::Model>,
+);
+
+async fn run(
+    ctx: &Ctx<'_>,
+    job: &outbox::Model,
+    known: &Prefetched,
+) -> Result<Outcome, sea_orm::DbErr> {
+    let (backend, holder) = (ctx.backend, ctx.holder);
+    let (appt, connection, link) = load(&backend.db, job.aggregate_id, known).await?;
+    let Some(appt) = appt else {
         return Ok(Outcome::Skipped("the appointment no longer exists".into()));
     };
-    let connection = connections::find(&backend.db, Owner::staff(appt.staff_id)).await?;
     let connection = match connection {
         Some(c) if c.status == connections::ACTIVE => c,
         Some(c) if c.status == NEEDS_REAUTHORIZATION => {
@@ -104,16 +210,11 @@ async fn run(ctx: &Ctx<'_>, job: &outbox::Model) -> Result<Outcome, sea_orm::DbE
             ));
         }
     };
-    let link = event_link::Entity::find()
-        .filter(event_link::Column::RecordKind.eq(RECORD_KIND))
-        .filter(event_link::Column::RecordId.eq(appt.id))
-        .one(&backend.db)
-        .await?;
     if appt.status != "active" {
         return remove(ctx, &connection, link).await;
     }
     let body = event_body(&appt);
-    if let Some(link) = link.filter(|l| l.connection_id == connection.id) {
+    if let Some(link) = link.as_ref().filter(|l| l.connection_id == connection.id) {
         match calls::call(
             backend,
             &connection,
@@ -128,13 +229,14 @@ async fn run(ctx: &Ctx<'_>, job: &outbox::Model) -> Result<Outcome, sea_orm::DbE
             Err(f) => return Ok(Outcome::Failed(f)),
         }
     }
-    create(ctx, &connection, &appt, body).await
+    create(ctx, &connection, &appt, link, body).await
 }
 
 async fn create(
     ctx: &Ctx<'_>,
     connection: &calendar_connection::Model,
     appt: &appointment::Model,
+    existing: Option<event_link::Model>,
     mut body: Value,
 ) -> Result<Outcome, sea_orm::DbErr> {
     let (backend, holder) = (ctx.backend, ctx.holder);
@@ -154,65 +256,29 @@ async fn create(
             "Graph created the event but returned no id".into(),
         )));
     };
-    // The link is written with (never after) "done": a crash before the
-    // commit replays the create with the same transactionId, which Graph
-    // answers with the event it already made; after it, a replay updates.
-    // Read before the transaction: on SQLite a transaction that reads
-    // and then writes can fail to upgrade its lock; one that only writes
-    // waits its turn.
-    let existing = event_link::Entity::find()
-        .filter(event_link::Column::RecordKind.eq(RECORD_KIND))
-        .filter(event_link::Column::RecordId.eq(appt.id))
-        .one(&backend.db)
+    // The link is written with (never after) "done", in one transaction:
+    // a crash before the commit replays the create with the same
+    // transactionId, which Graph answers with the event it already made;
+    // after it, a replay updates. `existing` was read before the call (no
+    // other worker touches this appointment's link meanwhile: its jobs run
+    // one at a time).
+    let record = Record::Linked {
+        replaces: existing.map(|l| l.id),
+        link: NewLink {
+            record_kind: RECORD_KIND,
+            record_id: appt.id,
+            connection_id: connection.id,
+            mailbox: connection.account.clone(),
+            graph_event_id: event_id.to_owned(),
+            transaction_id: txn_id,
+        },
+    };
+    let held = backend
+        .sync
+        .recorder
+        .record(&backend.db, ctx.job_id, ctx.worker, record)
         .await?;
-    let txn = backend.db.begin().await?;
-    save_link(&txn, existing, connection, appt.id, event_id, &txn_id).await?;
-    let held = crate::outbox::mark_done(&txn, ctx.job_id, ctx.worker).await?;
-    txn.commit().await?;
     Ok(Outcome::Recorded(held))
-}
-
-async fn save_link(
-    db: &impl sea_orm::ConnectionTrait,
-    existing: Option<event_link::Model>,
-    connection: &calendar_connection::Model,
-    record_id: i64,
-    event_id: &str,
-    txn_id: &str,
-) -> Result<(), sea_orm::DbErr> {
-    let now = db_time(Utc::now());
-    match existing {
-        Some(row) => {
-            event_link::Entity::update_many()
-                .col_expr(event_link::Column::ConnectionId, connection.id.into())
-                .col_expr(
-                    event_link::Column::Mailbox,
-                    connection.account.clone().into(),
-                )
-                .col_expr(event_link::Column::GraphEventId, event_id.into())
-                .col_expr(event_link::Column::TransactionId, txn_id.into())
-                .col_expr(event_link::Column::UpdatedAt, now.into())
-                .filter(event_link::Column::Id.eq(row.id))
-                .exec(db)
-                .await?;
-        }
-        None => {
-            event_link::Entity::insert(event_link::ActiveModel {
-                record_kind: Set(RECORD_KIND.to_owned()),
-                record_id: Set(record_id),
-                connection_id: Set(connection.id),
-                mailbox: Set(connection.account.clone()),
-                graph_event_id: Set(event_id.to_owned()),
-                transaction_id: Set(txn_id.to_owned()),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            })
-            .exec_without_returning(db)
-            .await?;
-        }
-    }
-    Ok(())
 }
 
 async fn remove(
@@ -240,9 +306,15 @@ async fn remove(
             Err(f) => return Ok(Outcome::Failed(f)),
         }
     }
-    let txn = backend.db.begin().await?;
-    event_link::Entity::delete_by_id(link.id).exec(&txn).await?;
-    let held = crate::outbox::mark_done(&txn, ctx.job_id, ctx.worker).await?;
-    txn.commit().await?;
+    let held = backend
+        .sync
+        .recorder
+        .record(
+            &backend.db,
+            ctx.job_id,
+            ctx.worker,
+            Record::Unlinked { link_id: link.id },
+        )
+        .await?;
     Ok(Outcome::Recorded(held))
 }

@@ -56,7 +56,12 @@ pub async fn call(
     op: Op<'_>,
     holder: &str,
 ) -> Result<Value, CallFailure> {
-    let mut token = get_token(backend, connection.id, None, holder).await?;
+    // The row was read by this job a moment ago: its token, when fresh,
+    // saves reading it again.
+    let mut token = match connections::usable_token(backend, connection) {
+        Ok(Some(token)) => token,
+        _ => get_token(backend, connection.id, None, holder).await?,
+    };
     let mut refreshed = false;
     let mut attempt = 0;
     loop {

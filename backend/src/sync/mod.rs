@@ -9,6 +9,7 @@ pub mod calls;
 pub mod changes;
 pub mod free_busy;
 pub mod limiter;
+pub mod recorder;
 pub mod resync;
 pub mod status;
 pub mod worker;
@@ -26,6 +27,8 @@ pub struct SyncState {
     pub limiter: Arc<limiter::Limiter>,
     /// "This status may have changed", for the live status on pages.
     pub changes: changes::SyncChanges,
+    /// Writes finished jobs in groups.
+    pub recorder: recorder::Recorder,
     wake: Arc<Notify>,
     /// When each connection's "last synced" was last written.
     recorded: Arc<std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>>,
@@ -58,6 +61,22 @@ impl SyncState {
                 recorded.insert(connection_id, now);
                 true
             }
+        }
+    }
+
+    /// Taken around each sync write on SQLite (nothing on PostgreSQL,
+    /// whose writers do not block each other on different rows): SQLite
+    /// has one writer, and the sync's writes queue here instead of in
+    /// SQLite's busy handler, which sleeps 1–100 ms between retries.
+    pub(crate) async fn write_gate(
+        &self,
+        db: &sea_orm::DatabaseConnection,
+    ) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        use sea_orm::ConnectionTrait;
+        if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+            Some(self.recorder.gate.lock().await)
+        } else {
+            None
         }
     }
 

@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 
 use super::appointments::{self, Outcome};
 use super::calls::{CallFailure, jittered};
+use super::recorder::Record;
 use crate::Backend;
 use crate::entities::outbox as outbox_row;
 use crate::integration::IntegrationStatus;
@@ -57,14 +58,11 @@ impl Worker {
         let mut tasks = JoinSet::new();
         loop {
             while tasks.try_join_next().is_some() {}
-            let active = IntegrationStatus::current(&self.backend.db)
-                .await
-                .map(|s| s.connections_allowed)
-                .unwrap_or(false);
             // Claim in batches: a claim per finished job would cost a
-            // query per job.
+            // query per job. The integration's status is read only then,
+            // for the same reason.
             let worth_claiming = tasks.is_empty() || self.slots.available_permits() >= self.batch();
-            let claimed = if active && worth_claiming {
+            let claimed = if worth_claiming && self.integration_active().await {
                 self.claim_and_spawn(&mut tasks).await
             } else {
                 0
@@ -79,6 +77,13 @@ impl Worker {
         }
     }
 
+    async fn integration_active(&self) -> bool {
+        IntegrationStatus::current(&self.backend.db)
+            .await
+            .map(|s| s.connections_allowed)
+            .unwrap_or(false)
+    }
+
     /// Free job slots worth a claim while others still run.
     fn batch(&self) -> usize {
         (self.backend.settings.sync.concurrency / 4).clamp(1, 16)
@@ -89,7 +94,8 @@ impl Worker {
         if free == 0 {
             return 0;
         }
-        let mut jobs = match outbox::claim(
+        let gate = self.backend.sync.write_gate(&self.backend.db).await;
+        let claimed = outbox::claim(
             &self.backend.db,
             &self.name,
             &APPOINTMENT_KINDS,
@@ -97,8 +103,9 @@ impl Worker {
             JOB_LEASE,
             Utc::now(),
         )
-        .await
-        {
+        .await;
+        drop(gate);
+        let mut jobs = match claimed {
             Ok(jobs) => jobs,
             Err(e) => {
                 tracing::warn!(error = %e, worker = %self.name, "could not claim sync jobs");
@@ -111,7 +118,16 @@ impl Worker {
             crate::rooms::claim_jobs(&self.backend, &self.name, free - jobs.len(), JOB_LEASE).await,
         );
         let n = jobs.len();
+        let known = match appointments::Prefetched::read(&self.backend.db, &jobs).await {
+            Ok(known) => Arc::new(known),
+            Err(e) => {
+                // Each job reads what it needs itself.
+                tracing::debug!(error = %e, "could not read ahead for claimed jobs");
+                Arc::default()
+            }
+        };
         for job in jobs {
+            let known = known.clone();
             let permit = self
                 .slots
                 .clone()
@@ -120,24 +136,34 @@ impl Worker {
                 .expect("never closed");
             let me = self.clone();
             tasks.spawn(async move {
-                me.run_job(job).await;
+                me.run_job(job, &known).await;
                 drop(permit);
             });
         }
         n
     }
 
-    async fn run_job(&self, job: outbox_row::Model) {
+    async fn run_job(&self, job: outbox_row::Model, known: &appointments::Prefetched) {
         let holder = format!("{}/job-{}", self.name, job.id);
         let outcome = if crate::rooms::is_room_job(&job) {
             crate::rooms::outbound::handle(&self.backend, &job, &holder).await
         } else {
-            appointments::handle(&self.backend, &job, &self.name, &holder).await
+            appointments::handle(&self.backend, &job, &self.name, &holder, known).await
         };
         let db = &self.backend.db;
         let now = Utc::now();
+        let gate = match &outcome {
+            Outcome::Recorded(_) | Outcome::Done => None,
+            _ => self.backend.sync.write_gate(db).await,
+        };
         let recorded = match &outcome {
-            Outcome::Done => outbox::mark_done(db, job.id, &self.name).await,
+            Outcome::Done => {
+                self.backend
+                    .sync
+                    .recorder
+                    .record(db, job.id, &self.name, Record::Done)
+                    .await
+            }
             Outcome::Recorded(held) => Ok(*held),
             Outcome::Skipped(note) => {
                 outbox::mark_done_with_note(db, job.id, &self.name, note).await
@@ -170,6 +196,7 @@ impl Worker {
                 .await
             }
         };
+        drop(gate);
         if let Some(subject) = super::Subject::of_job_payload(&job.payload) {
             self.backend.sync.changes.publish(subject);
         }
