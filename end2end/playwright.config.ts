@@ -68,6 +68,8 @@ export default defineConfig({
         CALBRIDGE_SITE_ROOT: siteRoot,
         CALBRIDGE_MICROSOFT_LOGIN_URL: emulatorUrl,
         CALBRIDGE_MICROSOFT_GRAPH_URL: `${emulatorUrl}/v1.0`,
+        // Rooms are read every 2 s, so a room event shows within the test.
+        CALBRIDGE_SYNC__ROOM_POLL_INTERVAL_SECS: '2',
         RUST_LOG: process.env.RUST_LOG ?? 'warn',
       },
     },

@@ -1,4 +1,4 @@
-import { expect, Page, test } from '@playwright/test';
+import { Browser, expect, Page, test } from '@playwright/test';
 
 /** The Microsoft emulator that playwright.config.ts starts beside Calbridge. */
 export const emulatorUrl = `http://127.0.0.1:${Number(process.env.E2E_EMULATOR_PORT ?? 3901)}`;
@@ -41,4 +41,55 @@ export async function signOut(page: Page) {
   await settled(page);
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page.getByRole('navigation').getByRole('link', { name: 'Sign in' })).toBeVisible();
+}
+
+/** Registers a multi-tenant app with Calbridge's Redirect URL in the portal. */
+export async function registerApp(
+  portal: Page,
+  redirectUrl: string,
+  permissions: string[] = ['offline_access', 'Calendars-ReadWrite'],
+) {
+  await portal.goto(`${emulatorUrl}/portal`);
+  await portal.locator('#i0116').fill('it.admin@contoso-library.onmicrosoft.com');
+  await portal.locator('#i0118').fill('Admin-Pass-2024!');
+  await portal.locator('#idSIButton9').click();
+  await portal.locator('#new-registration').click();
+  await portal.locator('#app-name').fill(`Calbridge e2e ${test.info().project.name} ${Date.now()}`);
+  await portal.locator('#audience-AzureADMultipleOrgs').check();
+  await portal.locator('#redirect-uri').fill(redirectUrl);
+  await portal.locator('#register').click();
+  const clientId = (await portal.locator('#application-client-id').innerText()).trim();
+  await portal.locator('#nav-certificates-secrets').click();
+  await portal.locator('#secret-description').fill('Calbridge');
+  await portal.locator('#add-secret').click();
+  const secretValue = (await portal.locator('#secret-value').innerText()).trim();
+  await portal.locator('#nav-api-permissions').click();
+  for (const id of permissions) {
+    await portal.locator(`#perm-delegated-${id}`).check();
+  }
+  await portal.locator('#add-permissions').click();
+  return { clientId, secretValue };
+}
+
+/** The admin registers a new app in the portal, saves it and activates sync. */
+export async function registerAndActivate(page: Page, browser: Browser, permissions?: string[]) {
+  await signIn(page, 'admin', '/admin/integrations');
+  await settled(page);
+  const redirectUrl = await page.getByTestId('redirect-url').inputValue();
+  // The IT admin works in their own browser: their Microsoft session must
+  // not be the one the staff member meets at sign-in.
+  const itAdmin = await browser.newContext();
+  const app = await registerApp(await itAdmin.newPage(), redirectUrl, permissions);
+  await itAdmin.close();
+  await page.getByLabel('Application ID').fill(app.clientId);
+  if ((await page.getByTestId('secret-saved').count()) > 0) {
+    await page.locator('summary', { hasText: 'Replace' }).click();
+  }
+  await page.getByLabel('Client Secret: Value').fill(app.secretValue);
+  await page.getByLabel('Supported Account Type').selectOption('any_organization');
+  await page.getByLabel('Active', { exact: true }).check();
+  await page.getByRole('button', { name: 'Save Settings' }).click();
+  await expect(page.getByTestId('activation-status')).toContainText('Active');
+  await expect(page.getByTestId('activation-status')).not.toContainText('Inactive');
+  await signOut(page);
 }

@@ -1,5 +1,5 @@
 import { test, expect, Browser, Page, request as apiRequest } from '@playwright/test';
-import { emulatorUrl, settled, signIn, signOut } from './helpers';
+import { emulatorUrl, registerAndActivate, settled, signIn, signOut } from './helpers';
 
 // Appointments ↔ Outlook in the browser: the admin registers an app in the
 // (emulated) Azure portal and activates sync; the staff member (the demo's
@@ -41,30 +41,6 @@ async function mailboxSubjects(mailbox: string): Promise<string[]> {
   return events.map((e: { subject: string }) => e.subject);
 }
 
-/** Registers a multi-tenant app with Calbridge's Redirect URL in the portal. */
-async function registerApp(portal: Page, redirectUrl: string) {
-  await portal.goto(`${emulatorUrl}/portal`);
-  await portal.locator('#i0116').fill('it.admin@contoso-library.onmicrosoft.com');
-  await portal.locator('#i0118').fill('Admin-Pass-2024!');
-  await portal.locator('#idSIButton9').click();
-  await portal.locator('#new-registration').click();
-  await portal.locator('#app-name').fill(`Calbridge outlook e2e ${test.info().project.name} ${Date.now()}`);
-  await portal.locator('#audience-AzureADMultipleOrgs').check();
-  await portal.locator('#redirect-uri').fill(redirectUrl);
-  await portal.locator('#register').click();
-  const clientId = (await portal.locator('#application-client-id').innerText()).trim();
-  await portal.locator('#nav-certificates-secrets').click();
-  await portal.locator('#secret-description').fill('Calbridge');
-  await portal.locator('#add-secret').click();
-  const secretValue = (await portal.locator('#secret-value').innerText()).trim();
-  await portal.locator('#nav-api-permissions').click();
-  for (const id of ['offline_access', 'Calendars-ReadWrite']) {
-    await portal.locator(`#perm-delegated-${id}`).check();
-  }
-  await portal.locator('#add-permissions').click();
-  return { clientId, secretValue };
-}
-
 /**
  * On /staff/sync: disconnects first when an earlier test (or the other
  * project's run) left the staff member connected, so the test starts from
@@ -78,29 +54,6 @@ async function startDisconnected(page: Page) {
     await expect(page.getByTestId('outlook-connection')).toContainText('Not connected');
     await settled(page);
   }
-}
-
-/** The admin registers a new app in the portal, saves it and activates sync. */
-async function registerAndActivate(page: Page, browser: Browser) {
-  await signIn(page, 'admin', '/admin/integrations');
-  await settled(page);
-  const redirectUrl = await page.getByTestId('redirect-url').inputValue();
-  // The IT admin works in their own browser: their Microsoft session must
-  // not be the one the staff member meets at sign-in.
-  const itAdmin = await browser.newContext();
-  const app = await registerApp(await itAdmin.newPage(), redirectUrl);
-  await itAdmin.close();
-  await page.getByLabel('Application ID').fill(app.clientId);
-  if ((await page.getByTestId('secret-saved').count()) > 0) {
-    await page.locator('summary', { hasText: 'Replace' }).click();
-  }
-  await page.getByLabel('Client Secret: Value').fill(app.secretValue);
-  await page.getByLabel('Supported Account Type').selectOption('any_organization');
-  await page.getByLabel('Active', { exact: true }).check();
-  await page.getByRole('button', { name: 'Save Settings' }).click();
-  await expect(page.getByTestId('activation-status')).toContainText('Active');
-  await expect(page.getByTestId('activation-status')).not.toContainText('Inactive');
-  await signOut(page);
 }
 
 test('staff connects Outlook through Microsoft sign-in, an appointment lands there, staff disconnects', async ({ page, browser }) => {
