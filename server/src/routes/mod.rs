@@ -5,3 +5,4 @@ pub mod health;
 pub mod metrics;
 pub mod oauth;
 pub mod room_oauth;
+pub mod webhooks;
