@@ -9,7 +9,9 @@
 //! flags the booking (`space_bookings.conflict_event_id`). "Committed"
 //! is the booking's last change in Calbridge (`updated_at`: a move lands
 //! it on a new time) and the event's last change in Outlook (Graph's
-//! `lastModifiedDateTime`). A decision once taken is kept while the two
+//! `lastModifiedDateTime`); Calbridge keeps its times to the second, so
+//! an event must have changed before that second to count as first (a
+//! tie goes to the booking). A decision once taken is kept while the two
 //! still overlap, so later edits of either do not flip it; when they no
 //! longer overlap (one moved, cancelled or deleted) the flag goes.
 //!
