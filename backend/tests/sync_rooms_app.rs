@@ -96,9 +96,10 @@ async fn webhook(
 }
 
 async fn env(db: DatabaseConnection) -> AppEnv {
-    let emu = emulator::Emulator::start(emulator::EmulatorConfig::demo().allow_http_notifications())
-        .await
-        .expect("emulator starts");
+    let emu =
+        emulator::Emulator::start(emulator::EmulatorConfig::demo().allow_http_notifications())
+            .await
+            .expect("emulator starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let public_url = format!("http://{addr}");
@@ -318,20 +319,27 @@ async fn bookings_and_reads_go_through_the_app_token_and_a_notification_blocks_t
 
     // Subscribed, the room is only reconciled now and then…
     let soon = Utc::now() + TimeDelta::minutes(5);
-    rooms::poll::poll_due(&env.backend, Utc::now()).await.unwrap();
+    rooms::poll::poll_due(&env.backend, Utc::now())
+        .await
+        .unwrap();
     assert!(!due(&env, soon).await, "a subscribed room is not polled");
     // …until a notification says it changed.
     env.emu.clear_notifications();
     let outlook = env
         .emu
-        .outlook_create(SEMINAR, &outlook_event("Board meeting", tomorrow(13), tomorrow(14)))
+        .outlook_create(
+            SEMINAR,
+            &outlook_event("Board meeting", tomorrow(13), tomorrow(14)),
+        )
         .unwrap();
     let got = delivered(&env, 1).await;
     assert_eq!(got[0].status, 202);
     assert_eq!(got[0].kind, "created");
     assert!(due(&env, Utc::now()).await, "the notification made it due");
     assert_eq!(
-        rooms::poll::poll_due(&env.backend, Utc::now()).await.unwrap(),
+        rooms::poll::poll_due(&env.backend, Utc::now())
+            .await
+            .unwrap(),
         1
     );
     let found = blocks(&env).await;
@@ -345,7 +353,9 @@ async fn bookings_and_reads_go_through_the_app_token_and_a_notification_blocks_t
         .outlook_delete(SEMINAR, outlook["id"].as_str().unwrap())
         .unwrap();
     delivered(&env, 2).await;
-    rooms::poll::poll_due(&env.backend, Utc::now()).await.unwrap();
+    rooms::poll::poll_due(&env.backend, Utc::now())
+        .await
+        .unwrap();
     assert!(blocks(&env).await.is_empty());
     book(&env, tomorrow(13), "Alan Turing")
         .await
@@ -389,7 +399,9 @@ async fn a_room_outside_the_access_policy_is_refused(db: DatabaseConnection) {
 async fn forged_or_unknown_notifications_are_ignored(db: DatabaseConnection) {
     let env = env(db).await;
     let l = pick_seminar(&env).await;
-    rooms::poll::poll_due(&env.backend, Utc::now()).await.unwrap();
+    rooms::poll::poll_due(&env.backend, Utc::now())
+        .await
+        .unwrap();
     let sub = l.subscription_id.clone().unwrap();
     let forged = |state: &str, id: &str| {
         json!({"value": [{
@@ -481,13 +493,19 @@ async fn subscriptions_are_renewed_before_they_expire(db: DatabaseConnection) {
 async fn lifecycle_events_are_handled(db: DatabaseConnection) {
     let env = env(db).await;
     pick_seminar(&env).await;
-    rooms::poll::poll_due(&env.backend, Utc::now()).await.unwrap();
+    rooms::poll::poll_due(&env.backend, Utc::now())
+        .await
+        .unwrap();
     let later = Utc::now() + TimeDelta::minutes(1);
     let sub = env.emu.subscriptions()[0].clone();
 
     // missed: catch up by delta.
     env.emu.clear_notifications();
-    assert!(env.emu.lifecycle_event(sub.id, LifecycleEvent::Missed).unwrap());
+    assert!(
+        env.emu
+            .lifecycle_event(sub.id, LifecycleEvent::Missed)
+            .unwrap()
+    );
     let got = delivered(&env, 1).await;
     assert_eq!(got[0].kind, "missed");
     assert_eq!(got[0].status, 202);
@@ -512,7 +530,10 @@ async fn lifecycle_events_are_handled(db: DatabaseConnection) {
     // subscriptionRemoved: a new subscription, then delta (which finds
     // what happened while there was none).
     env.emu
-        .outlook_create(SEMINAR, &outlook_event("Meanwhile", tomorrow(8), tomorrow(9)))
+        .outlook_create(
+            SEMINAR,
+            &outlook_event("Meanwhile", tomorrow(8), tomorrow(9)),
+        )
         .unwrap();
     delivered(&env, 3).await;
     assert!(
@@ -544,7 +565,10 @@ async fn an_expired_delta_token_starts_a_full_round(db: DatabaseConnection) {
     let env = env(db).await;
     pick_seminar(&env).await;
     env.emu
-        .outlook_create(SEMINAR, &outlook_event("Lecture", tomorrow(15), tomorrow(16)))
+        .outlook_create(
+            SEMINAR,
+            &outlook_event("Lecture", tomorrow(15), tomorrow(16)),
+        )
         .unwrap();
     let first = rooms::poll::poll_room(&env.backend, &link(&env).await, Utc::now())
         .await
@@ -587,15 +611,24 @@ async fn conflicts_are_flagged_and_the_first_committed_keeps_the_slot(db: Databa
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let late = env
         .emu
-        .outlook_create(SEMINAR, &outlook_event("Late meeting", tomorrow(10), tomorrow(11)))
+        .outlook_create(
+            SEMINAR,
+            &outlook_event("Late meeting", tomorrow(10), tomorrow(11)),
+        )
         .unwrap();
     let report = poll().await;
     assert_eq!(report.conflicts, 1);
     let found = blocks(&env).await;
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0].conflict_booking_id, Some(first), "the block is flagged");
+    assert_eq!(
+        found[0].conflict_booking_id,
+        Some(first),
+        "the block is flagged"
+    );
     assert!(booking_row(&env, first).await.conflict_event_id.is_none());
-    let open = rooms::conflicts(&env.backend.db, env.space_id).await.unwrap();
+    let open = rooms::conflicts(&env.backend.db, env.space_id)
+        .await
+        .unwrap();
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!(open[0].booking_id, first);
     assert_eq!(open[0].event_id, late["id"].as_str().unwrap());
@@ -603,10 +636,16 @@ async fn conflicts_are_flagged_and_the_first_committed_keeps_the_slot(db: Databa
     assert_eq!(open[0].patron_name, "Ada Lovelace");
     // Editing the Outlook event's subject later does not flip it.
     env.emu
-        .outlook_update(SEMINAR, late["id"].as_str().unwrap(), &json!({"subject": "Renamed"}))
+        .outlook_update(
+            SEMINAR,
+            late["id"].as_str().unwrap(),
+            &json!({"subject": "Renamed"}),
+        )
         .unwrap();
     poll().await;
-    let open = rooms::conflicts(&env.backend.db, env.space_id).await.unwrap();
+    let open = rooms::conflicts(&env.backend.db, env.space_id)
+        .await
+        .unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].kept, ConflictKept::Booking);
 
@@ -614,7 +653,10 @@ async fn conflicts_are_flagged_and_the_first_committed_keeps_the_slot(db: Databa
     // it yet, and a patron books the same time.
     let early = env
         .emu
-        .outlook_create(SEMINAR, &outlook_event("Early meeting", tomorrow(14), tomorrow(15)))
+        .outlook_create(
+            SEMINAR,
+            &outlook_event("Early meeting", tomorrow(14), tomorrow(15)),
+        )
         .unwrap();
     // Calbridge keeps its times to the second (and calls a tie for the
     // booking): the patron books a moment later.
@@ -626,7 +668,9 @@ async fn conflicts_are_flagged_and_the_first_committed_keeps_the_slot(db: Databa
         early["id"].as_str(),
         "the booking is flagged"
     );
-    let open = rooms::conflicts(&env.backend.db, env.space_id).await.unwrap();
+    let open = rooms::conflicts(&env.backend.db, env.space_id)
+        .await
+        .unwrap();
     assert_eq!(open.len(), 2, "{open:?}");
     assert_eq!(open[1].booking_id, second);
     assert_eq!(open[1].kept, ConflictKept::OutlookEvent);
@@ -658,7 +702,12 @@ async fn conflicts_are_flagged_and_the_first_committed_keeps_the_slot(db: Databa
             .is_empty()
     );
     assert!(booking_row(&env, second).await.conflict_event_id.is_none());
-    assert!(blocks(&env).await.iter().all(|b| b.conflict_booking_id.is_none()));
+    assert!(
+        blocks(&env)
+            .await
+            .iter()
+            .all(|b| b.conflict_booking_id.is_none())
+    );
 }
 
 async fn revoke_deletes_the_subscription_and_leaves_events(db: DatabaseConnection) {

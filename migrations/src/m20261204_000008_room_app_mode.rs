@@ -33,7 +33,9 @@ impl MigrationTrait for Migration {
             ColumnDef::new(RoomLinks::SubscriptionId)
                 .string_len(100)
                 .to_owned(),
-            ColumnDef::new(RoomLinks::ClientStateSealed).text().to_owned(),
+            ColumnDef::new(RoomLinks::ClientStateSealed)
+                .text()
+                .to_owned(),
             ColumnDef::new(RoomLinks::SubscriptionExpiresAt)
                 .timestamp_with_time_zone()
                 .to_owned(),

@@ -163,13 +163,15 @@ fn router(state: AppState) -> Router {
         )
         .route(
             routes::webhooks::PATH,
-            post(routes::webhooks::graph)
-                .layer(axum::extract::DefaultBodyLimit::max(routes::webhooks::MAX_BODY_BYTES)),
+            post(routes::webhooks::graph).layer(axum::extract::DefaultBodyLimit::max(
+                routes::webhooks::MAX_BODY_BYTES,
+            )),
         )
         .route(
             routes::webhooks::LIFECYCLE_PATH,
-            post(routes::webhooks::graph)
-                .layer(axum::extract::DefaultBodyLimit::max(routes::webhooks::MAX_BODY_BYTES)),
+            post(routes::webhooks::graph).layer(axum::extract::DefaultBodyLimit::max(
+                routes::webhooks::MAX_BODY_BYTES,
+            )),
         )
         .route(
             app::models::INTEGRATION_EVENTS_PATH,

@@ -146,7 +146,8 @@ async fn webhook_over_http(app: TestApp) {
     assert!(view["room_address"].is_null());
 
     // The handshake, as Graph sends it.
-    let token = "Validation: Testing client application reachability for subscription Request-Id: 42";
+    let token =
+        "Validation: Testing client application reachability for subscription Request-Id: 42";
     let r = reqwest::Client::new()
         .post(app.url(&format!(
             "/webhooks/graph?validationToken={}",

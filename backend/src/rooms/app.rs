@@ -35,7 +35,7 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(120);
 #[derive(Debug, Clone)]
 pub enum RoomAuth {
     /// The space's authorized delegate account.
-    Delegated(calendar_connection::Model),
+    Delegated(Box<calendar_connection::Model>),
     /// The app's own application permission.
     Application,
 }
@@ -153,10 +153,7 @@ async fn tenant(backend: &Backend, authority: &Authority) -> Result<String, AppT
 
 /// A usable app-only token; a new one when the cached one is about to
 /// expire or `refused` names its version.
-pub async fn app_token(
-    backend: &Backend,
-    refused: Option<u64>,
-) -> Result<AppToken, AppTokenError> {
+pub async fn app_token(backend: &Backend, refused: Option<u64>) -> Result<AppToken, AppTokenError> {
     app_token_with(backend, refused, true).await
 }
 

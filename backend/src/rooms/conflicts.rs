@@ -67,7 +67,10 @@ pub(crate) async fn previous_decisions(
         .collect())
 }
 
-async fn space_blocks(db: &impl ConnectionTrait, space_id: i64) -> Result<Vec<block::Model>, DbErr> {
+async fn space_blocks(
+    db: &impl ConnectionTrait,
+    space_id: i64,
+) -> Result<Vec<block::Model>, DbErr> {
     block::Entity::find()
         .filter(block::Column::OwnerKind.eq(SPACE_OWNER))
         .filter(block::Column::OwnerId.eq(space_id))
@@ -170,7 +173,10 @@ pub async fn conflicts(
     space_id: i64,
 ) -> Result<Vec<RoomConflict>, DbErr> {
     let blocks = space_blocks(db, space_id).await?;
-    let ids: Vec<i64> = blocks.iter().filter_map(|b| b.conflict_booking_id).collect();
+    let ids: Vec<i64> = blocks
+        .iter()
+        .filter_map(|b| b.conflict_booking_id)
+        .collect();
     let mut bookings = booking::Entity::find()
         .filter(booking::Column::SpaceId.eq(space_id))
         .filter(booking::Column::Status.eq(ACTIVE))

@@ -237,11 +237,8 @@ async fn application_status(
         last_polled_at: link.and_then(|l| l.last_polled_at),
         pending_jobs: count_space_jobs(db, space_id).await?,
         mode: app::APPLICATION.to_owned(),
-        subscribed_until: link.and_then(|l| {
-            l.subscription_id
-                .as_ref()
-                .and(l.subscription_expires_at)
-        }),
+        subscribed_until: link
+            .and_then(|l| l.subscription_id.as_ref().and(l.subscription_expires_at)),
     })
 }
 
@@ -356,9 +353,9 @@ async fn admin_auth(backend: &Backend, space_id: i64) -> Result<RoomAuth, RoomEr
         }
         return Ok(RoomAuth::Application);
     }
-    Ok(RoomAuth::Delegated(
+    Ok(RoomAuth::Delegated(Box::new(
         active_connection(backend, space_id).await?,
-    ))
+    )))
 }
 
 /// One Graph GET for the picker and the checks, outside the job engine
@@ -383,7 +380,11 @@ async fn admin_get(backend: &Backend, auth: &RoomAuth, path: &str) -> Result<Val
                     .map_err(|e| RoomError::AppToken(e.to_string()))
             };
             let token = app_token(None).await?;
-            match backend.graph.request(Method::GET, path, &token.token, None).await {
+            match backend
+                .graph
+                .request(Method::GET, path, &token.token, None)
+                .await
+            {
                 // A cached token Microsoft no longer takes: a new one, once.
                 Err(GraphError::Unauthorized { .. }) => {
                     let token = app_token(Some(token.version)).await?;

@@ -71,7 +71,7 @@ async fn run(
     let (auth, room) = match (connection, link) {
         (_, Some(l)) if app::is_application(&l) => (RoomAuth::Application, l),
         (Some(c), Some(l)) if c.status == connections::ACTIVE && l.connection_id == c.id => {
-            (RoomAuth::Delegated(c), l)
+            (RoomAuth::Delegated(Box::new(c)), l)
         }
         (Some(c), _) if c.status == NEEDS_REAUTHORIZATION => {
             return Ok(Outcome::Failed(CallFailure::Paused(

@@ -104,7 +104,7 @@ pub async fn poll_room(
     let auth = if app::is_application(link) {
         RoomAuth::Application
     } else {
-        RoomAuth::Delegated(
+        RoomAuth::Delegated(Box::new(
             calendar_connection::Entity::find_by_id(link.connection_id)
                 .one(&backend.db)
                 .await?
@@ -114,7 +114,7 @@ pub async fn poll_room(
                         "the room connection is not active".into(),
                     ))
                 })?,
-        )
+        ))
     };
     let Some(space) = space::Entity::find_by_id(link.space_id)
         .one(&backend.db)

@@ -304,7 +304,10 @@ async fn app_request(backend: &Backend, method: Method, path: &str) -> Result<Va
     {
         Err(crate::microsoft::GraphError::Unauthorized { .. }) => {
             let token = app::app_token_with(backend, Some(token.version), false).await?;
-            Ok(backend.graph.request(method, path, &token.token, None).await?)
+            Ok(backend
+                .graph
+                .request(method, path, &token.token, None)
+                .await?)
         }
         other => Ok(other?),
     }
@@ -347,7 +350,10 @@ pub async fn delete_all(backend: &Backend) -> u64 {
 }
 
 /// Re-seals every stored `clientState` with the active key (rotate-key).
-pub async fn reseal_client_states(db: &impl ConnectionTrait, vault: &Vault) -> Result<u64, crate::integration::StoreError> {
+pub async fn reseal_client_states(
+    db: &impl ConnectionTrait,
+    vault: &Vault,
+) -> Result<u64, crate::integration::StoreError> {
     let mut n = 0;
     for link in room_link::Entity::find()
         .filter(room_link::Column::ClientStateSealed.is_not_null())
@@ -399,10 +405,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 /// The link a notification is for, if its `clientState` is the one
 /// stored for its subscription.
-async fn verified_link(
-    backend: &Backend,
-    item: &Value,
-) -> Result<Option<room_link::Model>, DbErr> {
+async fn verified_link(backend: &Backend, item: &Value) -> Result<Option<room_link::Model>, DbErr> {
     let Some(subscription) = item["subscriptionId"].as_str() else {
         return Ok(None);
     };
@@ -456,7 +459,11 @@ pub async fn receive(backend: &Backend, body: &Value, now: DateTime<Utc>) -> Not
         };
         if let Some(event) = item["lifecycleEvent"].as_str() {
             report.lifecycle += 1;
-            tracing::info!(space = link.space_id, event, "lifecycle notification for a room");
+            tracing::info!(
+                space = link.space_id,
+                event,
+                "lifecycle notification for a room"
+            );
             let kept = match event {
                 "reauthorizationRequired" => renew(backend, &link, now).await.map(drop),
                 // Graph has deleted it: a new one in its place, then

@@ -49,8 +49,7 @@ pub async fn graph(
     };
     // Graph wants an answer within seconds: the work happens afterwards.
     tokio::spawn(async move {
-        let report =
-            subscriptions::receive(&backend, &notifications, chrono::Utc::now()).await;
+        let report = subscriptions::receive(&backend, &notifications, chrono::Utc::now()).await;
         tracing::debug!(?report, "Graph notifications handled");
     });
     StatusCode::ACCEPTED.into_response()

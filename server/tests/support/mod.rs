@@ -118,11 +118,10 @@ pub async fn spawn_reachable_app(
         Db::Sqlite => format!("sqlite://{}/calbridge.db?mode=rwc", dir.path().display()),
         Db::Postgres => scratch_postgres().await?,
     };
-    let emulator = emulator::Emulator::start(
-        emulator::EmulatorConfig::demo().allow_http_notifications(),
-    )
-    .await
-    .expect("emulator starts");
+    let emulator =
+        emulator::Emulator::start(emulator::EmulatorConfig::demo().allow_http_notifications())
+            .await
+            .expect("emulator starts");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -151,9 +150,7 @@ async fn start_with(
     emulator: emulator::EmulatorHandle,
     settings: Settings,
 ) -> TestApp {
-    let app = Application::build(settings)
-        .await
-        .expect("server builds");
+    let app = Application::build(settings).await.expect("server builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let backend = app.backend().clone();
     let server = tokio::spawn(async move {
