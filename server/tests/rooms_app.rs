@@ -308,8 +308,9 @@ async fn webhook_over_http(app: TestApp) {
     assert_eq!(picked.status(), StatusCode::OK);
     assert_eq!(app.emulator().subscriptions().len(), 1);
     let r = call(&app, &api, "disconnect_integration", &[("confirm", "true")]).await;
-    assert_eq!(r.status(), StatusCode::OK);
+    let status = r.status();
     let message = r.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{message}");
     assert!(
         message.contains("1 room subscription(s) deleted"),
         "{message}"

@@ -71,6 +71,8 @@ pub async fn disconnect_everything(
     let db = &backend.db;
     let subscriptions_deleted = crate::rooms::subscriptions::delete_all(backend).await;
     let txn = db.begin().await?;
+    // Reads, then writes: wait for a racing writer (a room poll) first.
+    crate::db::lock_for_write(&txn, "integration_settings").await?;
     let mut settings = store::load(&txn).await?;
     settings.active = false;
     settings.client_secret = None;

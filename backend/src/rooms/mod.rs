@@ -479,6 +479,8 @@ pub async fn pick_room(
         .unwrap_or(&address)
         .to_owned();
     let txn = backend.db.begin().await?;
+    // Reads, then writes: wait for a racing writer (a room poll) first.
+    crate::db::lock_for_write(&txn, "room_links").await?;
     let mut a: room_link::ActiveModel = match link_of(&txn, space_id).await? {
         Some(row) => row.into(),
         None => room_link::ActiveModel {
@@ -566,6 +568,7 @@ pub async fn revoke(
         subscriptions::delete_by_id(backend, &id).await;
     }
     let txn = backend.db.begin().await?;
+    crate::db::lock_for_write(&txn, "room_links").await?;
     let revoked = connections::disconnect(&txn, space_owner(space_id), now)
         .await
         .map_err(|e| match e {

@@ -245,6 +245,7 @@ async fn apply(
     full: bool,
 ) -> Result<PollReport, sea_orm::DbErr> {
     let txn = backend.db.begin().await?;
+    crate::db::lock_for_write(&txn, "external_busy_blocks").await?;
     let previous = super::conflicts::previous_decisions(&txn, space_id).await?;
     let mut report = PollReport {
         full,
