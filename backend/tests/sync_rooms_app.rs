@@ -48,6 +48,7 @@ on_both_databases!(
     subscriptions_are_renewed_before_they_expire,
     lifecycle_events_are_handled,
     an_expired_delta_token_starts_a_full_round,
+    without_https_rooms_are_polled,
     conflicts_are_flagged_and_the_first_committed_keeps_the_slot,
     revoke_deletes_the_subscription_and_leaves_events,
     disconnect_everything_deletes_subscriptions_and_leaves_events,
@@ -96,6 +97,12 @@ async fn webhook(
 }
 
 async fn env(db: DatabaseConnection) -> AppEnv {
+    env_with(db, true).await
+}
+
+/// `notifications`: whether Calbridge may subscribe although its public
+/// URL is http:// (`sync.http_notifications`).
+async fn env_with(db: DatabaseConnection, notifications: bool) -> AppEnv {
     let emu =
         emulator::Emulator::start(emulator::EmulatorConfig::demo().allow_http_notifications())
             .await
@@ -111,7 +118,7 @@ async fn env(db: DatabaseConnection) -> AppEnv {
         .merge(("data_dir", dir.path().to_string_lossy().as_ref()))
         .merge(("sync.poll_interval_ms", 50))
         .merge(("sync.room_mode", "application"))
-        .merge(("sync.http_notifications", true));
+        .merge(("sync.http_notifications", notifications));
     let settings = backend::config::Settings::from_figment(figment).expect("settings");
     let redirect = backend::integration::redirect_url(&settings);
     let backend = Backend::new(db, settings, vault());
@@ -803,4 +810,42 @@ async fn disconnect_everything_deletes_subscriptions_and_leaves_events(db: Datab
     )
     .await;
     assert_eq!(report.ignored, 1);
+}
+
+async fn without_https_rooms_are_polled(db: DatabaseConnection) {
+    // http:// public URL and no sync.http_notifications: Microsoft could
+    // not deliver, so nothing is subscribed and the room is polled.
+    let env = env_with(db, false).await;
+    let l = pick_seminar(&env).await;
+    assert!(l.subscription_id.is_none());
+    assert!(env.emu.subscriptions().is_empty());
+    assert_eq!(
+        rooms::poll::poll_due(&env.backend, Utc::now())
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(env.emu.subscriptions().is_empty(), "still not subscribed");
+    env.emu
+        .outlook_create(
+            SEMINAR,
+            &outlook_event("Walk-in", tomorrow(11), tomorrow(12)),
+        )
+        .unwrap();
+    // Due again after the poll interval (60 s, spread by up to 10 %), not
+    // the reconcile interval.
+    let next = link(&env).await.next_poll_at;
+    assert!(next <= Utc::now() + TimeDelta::seconds(67), "{next}");
+    assert_eq!(
+        rooms::poll::poll_due(&env.backend, Utc::now() + TimeDelta::seconds(70))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(blocks(&env).await.len(), 1);
+    let status = rooms::status_for(&env.backend, env.space_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.subscribed_until.is_none());
 }

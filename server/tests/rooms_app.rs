@@ -222,6 +222,14 @@ async fn webhook_over_http(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(junk.status(), StatusCode::BAD_REQUEST);
+    let huge = reqwest::Client::new()
+        .post(app.url("/webhooks/graph"))
+        .header("content-type", "application/json")
+        .body(format!("{{\"value\": [\"{}\"]}}", "x".repeat(300 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(link().await.last_polled_at, polled, "no read was triggered");
 

@@ -403,6 +403,13 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+fn truncated(s: &str) -> &str {
+    match s.char_indices().nth(64) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
 /// The link a notification is for, if its `clientState` is the one
 /// stored for its subscription.
 async fn verified_link(backend: &Backend, item: &Value) -> Result<Option<room_link::Model>, DbErr> {
@@ -414,7 +421,8 @@ async fn verified_link(backend: &Backend, item: &Value) -> Result<Option<room_li
         .one(&backend.db)
         .await?;
     let Some(link) = link else {
-        tracing::debug!(%subscription, "a notification for a subscription Calbridge does not hold; ignored");
+        // Debug formatting: whatever a caller sent stays one quoted line.
+        tracing::debug!(subscription = ?truncated(subscription), "a notification for a subscription Calbridge does not hold; ignored");
         return Ok(None);
     };
     let stored = link
