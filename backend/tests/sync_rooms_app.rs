@@ -49,6 +49,7 @@ on_both_databases!(
     lifecycle_events_are_handled,
     an_expired_delta_token_starts_a_full_round,
     without_https_rooms_are_polled,
+    the_migration_goes_down_and_up_again,
     conflicts_are_flagged_and_the_first_committed_keeps_the_slot,
     revoke_deletes_the_subscription_and_leaves_events,
     disconnect_everything_deletes_subscriptions_and_leaves_events,
@@ -848,4 +849,15 @@ async fn without_https_rooms_are_polled(db: DatabaseConnection) {
         .unwrap()
         .unwrap();
     assert!(status.subscribed_until.is_none());
+}
+
+async fn the_migration_goes_down_and_up_again(db: DatabaseConnection) {
+    use migrations::MigratorTrait;
+    migrations::Migrator::down(&db, Some(1))
+        .await
+        .expect("down");
+    migrations::Migrator::up(&db, None).await.expect("up again");
+    let env = env(db).await;
+    let l = pick_seminar(&env).await;
+    assert_eq!(l.mode, "application");
 }
