@@ -205,11 +205,13 @@ pub async fn status(db: &impl ConnectionTrait, space_id: i64) -> Result<Option<R
 /// is active).
 pub async fn status_for(backend: &Backend, space_id: i64) -> Result<Option<RoomStatus>, DbErr> {
     let found = status(&backend.db, space_id).await?;
-    let application = backend.settings.sync.room_mode == crate::config::RoomMode::Application;
-    let delegated_live = found
+    if backend.settings.sync.room_mode != crate::config::RoomMode::Application {
+        return Ok(found);
+    }
+    // A room already linked keeps the mode it was picked in.
+    if found
         .as_ref()
-        .is_some_and(|s| s.mode == app::DELEGATED && s.status != connections::REVOKED);
-    if !application || found.as_ref().is_some_and(|s| s.mode == app::APPLICATION) || delegated_live
+        .is_some_and(|s| s.mode == app::APPLICATION || s.room_address.is_some())
     {
         return Ok(found);
     }
@@ -516,6 +518,15 @@ pub async fn pick_room(
         clear_booking_conflicts(&txn, space_id).await?;
     }
     let link = a.save(&txn).await?.try_into_model()?;
+    if auth.is_application() {
+        // A delegate's tokens the space no longer uses are not kept.
+        connections::disconnect(&txn, space_owner(space_id), now)
+            .await
+            .map_err(|e| match e {
+                connections::ConnectionError::Db(d) => RoomError::Db(d),
+                connections::ConnectionError::Store(s) => RoomError::Store(s),
+            })?;
+    }
     crate::legacy::replace_on_oauth_connect(&txn, SPACE, space_id).await?;
     resume_space_jobs(&txn, space_id, now).await?;
     txn.commit().await?;
