@@ -757,6 +757,8 @@ pub struct SyncStatusDetail {
     pub subscription_expires_at: Option<String>,
     /// A first sync (or resync) under way: (done, total).
     pub progress: Option<(u64, u64)>,
+    /// Bookings and room events that took the same time, in words.
+    pub conflicts: Vec<String>,
 }
 
 impl SyncStatusView {

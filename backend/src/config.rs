@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use figment::Figment;
+pub use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -60,6 +60,42 @@ pub struct SyncSettings {
     /// How often each connected room's calendar is polled (delegated
     /// mode), seconds. Polls are spread over the interval.
     pub room_poll_interval_secs: u64,
+    /// How Calbridge reaches room mailboxes: "delegated" (an admin
+    /// authorizes a delegate account per space) or "application" (the
+    /// app's own `Calendars.ReadWrite` application permission, limited to
+    /// the rooms by an Exchange application access policy; no delegate).
+    /// Applies to rooms picked from then on.
+    pub room_mode: RoomMode,
+    /// Application mode: the Directory (tenant) ID that holds the rooms,
+    /// when the integration is not single-tenant (a single-tenant app's
+    /// Tenant ID is used otherwise).
+    pub room_tenant_id: Option<String>,
+    /// Application mode: how often each room is read in full by delta even
+    /// though change notifications arrive (in case some are lost), seconds.
+    pub room_reconcile_interval_secs: u64,
+    /// Subscribe to change notifications although `public_base_url` is
+    /// `http://` (local setups whose Microsoft, such as the emulator with
+    /// `--allow-http-notifications`, accepts it). Graph itself accepts
+    /// HTTPS only, so without this an `http://` installation polls.
+    pub http_notifications: bool,
+}
+
+/// `sync.room_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomMode {
+    #[default]
+    Delegated,
+    Application,
+}
+
+impl RoomMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomMode::Delegated => "delegated",
+            RoomMode::Application => "application",
+        }
+    }
 }
 
 impl Default for SyncSettings {
@@ -70,6 +106,10 @@ impl Default for SyncSettings {
             concurrency: 64,
             free_busy_interval_secs: 300,
             room_poll_interval_secs: 60,
+            room_mode: RoomMode::Delegated,
+            room_tenant_id: None,
+            room_reconcile_interval_secs: 900,
+            http_notifications: false,
         }
     }
 }

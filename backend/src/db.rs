@@ -47,6 +47,23 @@ fn sqlite_file(url: &str) -> Option<&str> {
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
+/// On SQLite, takes the database's write lock at the start of `txn` with
+/// a harmless write to `table`, so a transaction that reads before it
+/// writes waits (busy timeout) for a racing writer instead of failing
+/// with SQLITE_BUSY when it upgrades (see `bookings::begin_write`).
+/// Nothing on PostgreSQL.
+pub async fn lock_for_write(txn: &sea_orm::DatabaseTransaction, table: &str) -> Result<(), DbErr> {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+    if txn.get_database_backend() == DatabaseBackend::Sqlite {
+        txn.execute(Statement::from_string(
+            DatabaseBackend::Sqlite,
+            format!("UPDATE {table} SET id = id WHERE id = -1"),
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,6 +48,9 @@ pub struct Backend {
     /// This process's share of the sync engine's limits (the database
     /// holds the part shared across processes).
     pub sync: sync::SyncState,
+    /// Room sync in this process: the app-only token cache (application
+    /// mode) and the room poller's wake-up call.
+    pub rooms: rooms::app::RoomState,
     /// Live integration status for open pages (in-process; see
     /// [`integration::events`] for several instances).
     pub integration_events: integration::IntegrationEvents,
@@ -65,6 +68,7 @@ impl Backend {
             identity,
             graph,
             sync: sync::SyncState::default(),
+            rooms: rooms::app::RoomState::default(),
             integration_events: integration::IntegrationEvents::default(),
         }
     }

@@ -31,6 +31,7 @@ pub async fn rotate_all(
             other => StoreError::Db(sea_orm::DbErr::Custom(other.to_string())),
         })?;
     report.resealed += crate::connections::reseal_tokens(&txn, vault).await?;
+    report.resealed += crate::rooms::subscriptions::reseal_client_states(&txn, vault).await?;
     txn.commit().await?;
     Ok(report)
 }

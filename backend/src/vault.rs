@@ -37,6 +37,8 @@ pub enum Purpose {
     AccessToken,
     /// A calendar connection's refresh token.
     RefreshToken,
+    /// A room's change-notification `clientState` (application mode).
+    SubscriptionClientState,
 }
 
 impl Purpose {
@@ -46,6 +48,7 @@ impl Purpose {
             Purpose::LegacyExchangePassword => "legacy_exchange_settings.password",
             Purpose::AccessToken => "calendar_connections.access_token",
             Purpose::RefreshToken => "calendar_connections.refresh_token",
+            Purpose::SubscriptionClientState => "room_links.client_state",
         }
     }
 }

@@ -495,7 +495,7 @@ async fn disconnect_everything_revokes_every_connection_and_stops_all_jobs(db: D
     )
     .await
     .unwrap();
-    let report = backend::integration::disconnect_everything(&env.backend.db, &admin)
+    let report = backend::integration::disconnect_everything(&env.backend, &admin)
         .await
         .unwrap();
     assert_eq!(report.connections_revoked, 2);

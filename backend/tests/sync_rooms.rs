@@ -466,7 +466,7 @@ async fn disconnect_everything_revokes_room_connections_and_leaves_events(db: Da
     )
     .await
     .unwrap();
-    let report = backend::integration::disconnect_everything(&env.backend.db, &admin)
+    let report = backend::integration::disconnect_everything(&env.backend, &admin)
         .await
         .unwrap();
     assert_eq!(report.connections_revoked, 1);

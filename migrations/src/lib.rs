@@ -9,6 +9,7 @@ mod m20261130_000003_bookings;
 mod m20261201_000004_appointments;
 mod m20261202_000005_calendar_sync;
 mod m20261203_000007_rooms;
+mod m20261204_000008_room_app_mode;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_appointments::Migration),
             Box::new(m20261202_000005_calendar_sync::Migration),
             Box::new(m20261203_000007_rooms::Migration),
+            Box::new(m20261204_000008_room_app_mode::Migration),
         ]
     }
 }

@@ -164,6 +164,18 @@ fn router(state: AppState) -> Router {
             post(routes::room_oauth::connect),
         )
         .route(
+            routes::webhooks::PATH,
+            post(routes::webhooks::graph).layer(axum::extract::DefaultBodyLimit::max(
+                routes::webhooks::MAX_BODY_BYTES,
+            )),
+        )
+        .route(
+            routes::webhooks::LIFECYCLE_PATH,
+            post(routes::webhooks::graph).layer(axum::extract::DefaultBodyLimit::max(
+                routes::webhooks::MAX_BODY_BYTES,
+            )),
+        )
+        .route(
             app::models::INTEGRATION_EVENTS_PATH,
             get(routes::events::integration),
         )

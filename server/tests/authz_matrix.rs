@@ -175,6 +175,11 @@ const PLAIN_ROUTES: &[(&str, &str, Who, Args)] = &[
         Who::Admin,
         &[("space_id", "999999")],
     ),
+    // Microsoft Graph's change and lifecycle notifications: Microsoft
+    // does not sign in; each notification proves itself by its
+    // clientState (a form body is no notification: 400).
+    ("POST", "/webhooks/graph", Who::Anyone, &[]),
+    ("POST", "/webhooks/graph/lifecycle", Who::Anyone, &[]),
 ];
 
 on_both_databases!(

@@ -430,7 +430,7 @@ async fn disconnect_everything_disables_and_blocks_new_connections(app: TestApp)
         .await
         .unwrap()
         .unwrap();
-    let report = backend::integration::disconnect_everything(db, &admin_user)
+    let report = backend::integration::disconnect_everything(&app.backend, &admin_user)
         .await
         .unwrap();
     assert_eq!(report, backend::integration::DisconnectReport::default());

@@ -90,13 +90,13 @@ pub async fn disconnect_integration(#[server(default)] confirm: bool) -> Result<
         )));
     }
     let backend = backend()?;
-    let report = backend::integration::disconnect_everything(&backend.db, &actor)
+    let report = backend::integration::disconnect_everything(&backend, &actor)
         .await
         .map_err(|e| fail(AppError::internal(e)))?;
     announce(&backend).await;
     Ok(format!(
-        "Disconnected: {} connection(s) revoked. Nobody can connect until the settings are saved again with a client secret. Events already in Outlook were left alone.",
-        report.connections_revoked
+        "Disconnected: {} connection(s) revoked, {} room subscription(s) deleted. Nobody can connect until the settings are saved again with a client secret. Events already in Outlook were left alone.",
+        report.connections_revoked, report.subscriptions_deleted
     ))
 }
 

@@ -18,9 +18,10 @@ use {
 #[cfg(feature = "ssr")]
 fn room_error(e: RoomError) -> AppError {
     match e {
-        RoomError::BadAddress | RoomError::NoSuchRoom(_) | RoomError::NotADelegate { .. } => {
-            AppError::field("address", e.to_string())
-        }
+        RoomError::BadAddress
+        | RoomError::NoSuchRoom(_)
+        | RoomError::NotADelegate { .. }
+        | RoomError::NotInAccessPolicy(_) => AppError::field("address", e.to_string()),
         RoomError::Db(_) | RoomError::Store(_) => AppError::internal(e),
         RoomError::Graph(_) => AppError::MicrosoftUnreachable(e.to_string()),
         _ => AppError::Invalid(e.to_string()),
@@ -34,7 +35,7 @@ pub async fn room_connection(space_id: i64) -> Result<RoomConnectionView, AppErr
     let allowed = backend::integration::connections_allowed(&backend.db)
         .await
         .map_err(|e| fail(AppError::internal(e)))?;
-    let status = rooms::status(&backend.db, space_id)
+    let status = rooms::status_for(&backend, space_id)
         .await
         .map_err(|e| fail(AppError::internal(e)))?;
     let s = status.as_ref();

@@ -34,6 +34,26 @@ fn label(s: &SyncStatus) -> String {
     }
 }
 
+/// One conflict in words: who kept the time, and what to do.
+#[cfg(feature = "ssr")]
+fn conflict_line(c: &backend::rooms::RoomConflict) -> String {
+    let when = format!(
+        "{} – {} (UTC)",
+        c.booking_starts_at.format("%a %-d %b %H:%M"),
+        c.booking_ends_at.format("%H:%M")
+    );
+    match c.kept {
+        backend::rooms::ConflictKept::Booking => format!(
+            "{when}: booking #{} for {} was first; an Outlook event placed on the room later overlaps it. Move or decline the Outlook event.",
+            c.booking_id, c.patron_name
+        ),
+        backend::rooms::ConflictKept::OutlookEvent => format!(
+            "{when}: an Outlook event was on the room first; booking #{} for {} overlaps it. Move or cancel the booking.",
+            c.booking_id, c.patron_name
+        ),
+    }
+}
+
 /// The view of `s`; `detail` for those who may act on it.
 #[cfg(feature = "ssr")]
 pub fn status_view(s: &SyncStatus, name: Option<String>, detail: bool) -> SyncStatusView {
@@ -48,7 +68,7 @@ pub fn status_view(s: &SyncStatus, name: Option<String>, detail: bool) -> SyncSt
         name,
         state: s.state.as_str().to_owned(),
         label: label(s),
-        in_trouble: s.state.in_trouble(),
+        in_trouble: s.state.in_trouble() || !s.conflicts.is_empty(),
         detail: detail.then(|| SyncStatusDetail {
             account: s.account.clone(),
             room: s.room.clone(),
@@ -59,6 +79,7 @@ pub fn status_view(s: &SyncStatus, name: Option<String>, detail: bool) -> SyncSt
             next_retry_at: time(s.next_retry_at),
             subscription_expires_at: time(s.subscription_expires_at),
             progress: s.progress.map(|p| (p.done, p.total)),
+            conflicts: s.conflicts.iter().map(conflict_line).collect(),
         }),
     }
 }

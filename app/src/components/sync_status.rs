@@ -142,6 +142,14 @@ pub fn SyncDetails(view: SyncStatusView) -> impl IntoView {
             </progress>
         }
     });
+    let conflicts = (!d.conflicts.is_empty()).then(|| {
+        view! {
+            <h3>"Conflicts to resolve"</h3>
+            <ul class="conflicts" data-testid="sync-conflicts">
+                {d.conflicts.iter().map(|c| view! { <li>{c.clone()}</li> }).collect_view()}
+            </ul>
+        }
+    });
     view! {
         <div class="sync-details" data-testid="sync-details">
             <p><SyncBadge view=view.clone() />{progress}</p>
@@ -155,6 +163,7 @@ pub fn SyncDetails(view: SyncStatusView) -> impl IntoView {
                 {row("Next retry", d.next_retry_at)}
                 {row("Subscription expires", d.subscription_expires_at)}
             </dl>
+            {conflicts}
         </div>
     }
     .into_any()

@@ -263,7 +263,9 @@ pub async fn finish_connect(
             // The first sync: appointments already booked go to the
             // newly connected calendar too.
             let staff = crate::sync::Subject::Staff(user.id);
-            if let Err(e) = crate::sync::resync::resync(backend, staff, chrono::Utc::now()).await {
+            if let Err(e) =
+                crate::sync::resync::first_sync(backend, staff, chrono::Utc::now()).await
+            {
                 tracing::warn!(error = %e, user = user.id, "could not queue the first sync");
             }
             CallbackOutcome::Connected { account }

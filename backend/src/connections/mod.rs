@@ -408,6 +408,24 @@ pub async fn active_registration(
     if !(s.active && s.disconnected_at.is_none()) {
         return Ok(None);
     }
+    registration_of(s, vault, settings)
+}
+
+/// The registration while its secret is stored, active or not (to clean
+/// up at Microsoft after sync was turned off).
+pub async fn stored_registration(
+    db: &impl ConnectionTrait,
+    vault: &Vault,
+    settings: &crate::config::Settings,
+) -> Result<Option<AppRegistration>, StoreError> {
+    registration_of(integration::load(db).await?, vault, settings)
+}
+
+fn registration_of(
+    s: integration::IntegrationSettings,
+    vault: &Vault,
+    settings: &crate::config::Settings,
+) -> Result<Option<AppRegistration>, StoreError> {
     let (Some(application_id), Some(sealed)) = (s.application_id.clone(), &s.client_secret) else {
         return Ok(None);
     };

@@ -13,6 +13,12 @@ pub struct Model {
     pub starts_at: ChronoDateTimeUtc,
     pub ends_at: ChronoDateTimeUtc,
     pub source_id: String,
+    /// When the event last changed in Outlook (rooms only): decides who
+    /// was first when it clashes with a booking.
+    pub source_changed_at: Option<ChronoDateTimeUtc>,
+    /// Set when a Calbridge booking held this time first: the booking
+    /// keeps the slot and this block is a conflict for an admin.
+    pub conflict_booking_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

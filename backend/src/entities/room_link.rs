@@ -20,6 +20,15 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
+    /// "delegated" (the space's authorized delegate account) or
+    /// "application" (the app's own token, no delegate).
+    pub mode: String,
+    /// Application mode: the room's change-notification subscription.
+    pub subscription_id: Option<String>,
+    /// Its `clientState`, sealed by the vault (never shown, never logged).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub client_state_sealed: Option<String>,
+    pub subscription_expires_at: Option<ChronoDateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

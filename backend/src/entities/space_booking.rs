@@ -15,6 +15,10 @@ pub struct Model {
     pub created_by: Option<i64>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
+    /// Set when an Outlook event on the room held this time first: the
+    /// event keeps the slot and the booking is kept, flagged for an admin.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub conflict_event_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

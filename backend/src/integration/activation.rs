@@ -6,6 +6,7 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 use super::save::SaveError;
 use super::store::{self, IntegrationSettings};
 use super::{StoreError, audit};
+use crate::Backend;
 use crate::accounts::User;
 use sea_orm::DatabaseConnection;
 
@@ -58,14 +59,20 @@ pub struct DisconnectReport {
 /// with a client secret). Events already written to Outlook stay, and
 /// legacy password settings are not touched.
 ///
-/// Disables the integration, erases the client secret, revokes every
+/// Deletes the rooms' change-notification subscriptions at Microsoft
+/// (application mode; this needs the client secret, so it comes first),
+/// then disables the integration, erases the client secret, revokes every
 /// calendar connection (their tokens erased) and pauses every waiting
-/// appointment sync job. Graph subscriptions are the room sync's to add.
+/// sync job.
 pub async fn disconnect_everything(
-    db: &DatabaseConnection,
+    backend: &Backend,
     actor: &User,
 ) -> Result<DisconnectReport, StoreError> {
+    let db = &backend.db;
+    let subscriptions_deleted = crate::rooms::subscriptions::delete_all(backend).await;
     let txn = db.begin().await?;
+    // Reads, then writes: wait for a racing writer (a room poll) first.
+    crate::db::lock_for_write(&txn, "integration_settings").await?;
     let mut settings = store::load(&txn).await?;
     settings.active = false;
     settings.client_secret = None;
@@ -78,7 +85,7 @@ pub async fn disconnect_everything(
     store::write(&txn, &settings).await?;
     let report = DisconnectReport {
         connections_revoked: crate::connections::revoke_all(&txn, Utc::now()).await?,
-        subscriptions_deleted: 0,
+        subscriptions_deleted,
     };
     crate::outbox::pause_all(&txn, &crate::outbox::APPOINTMENT_KINDS).await?;
     // Room sync: its booking jobs wait too, and the rooms' links and the
@@ -96,6 +103,7 @@ pub async fn disconnect_everything(
     )
     .await?;
     txn.commit().await?;
+    backend.rooms.forget_token().await;
     Ok(report)
 }
 

@@ -147,6 +147,25 @@ impl IdentityClient {
         }
     }
 
+    /// An app-only token (client credentials grant) for Graph's
+    /// `.default` scope: whatever application permissions an admin
+    /// granted the app in `creds.authority`, which must be one tenant.
+    pub async fn app_token(&self, creds: &AppCredentials<'_>) -> Result<TokenSet, TokenProblem> {
+        let url = self.token_url(creds.authority);
+        let client = self
+            .client(creds, &url)
+            .map_err(|p| TokenProblem::Unexpected {
+                url: url.clone(),
+                detail: p.to_string(),
+            })?;
+        let answer = client
+            .exchange_client_credentials()
+            .add_scope(Scope::new(GRAPH_DEFAULT_SCOPE.into()))
+            .request_async(&self.http)
+            .await;
+        self.tokens(answer, creds.authority)
+    }
+
     fn client(
         &self,
         creds: &AppCredentials<'_>,

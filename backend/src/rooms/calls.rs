@@ -13,9 +13,9 @@ use chrono::Utc;
 use reqwest::Method;
 use serde_json::Value;
 
+use super::app::{self, AppTokenError, RoomAuth};
 use crate::Backend;
 use crate::connections::{self, TokenFailure};
-use crate::entities::calendar_connection;
 use crate::microsoft::GraphError;
 use crate::sync::calls::{CallFailure, jittered};
 
@@ -30,14 +30,49 @@ pub struct RoomRequest<'a> {
     pub body: Option<&'a Value>,
 }
 
+/// A token for either mode, with the version to hand back after a 401.
+struct Token {
+    token: secrecy::SecretString,
+    version: i64,
+}
+
+async fn token_for(
+    backend: &Backend,
+    auth: &RoomAuth,
+    refused: Option<i64>,
+    holder: &str,
+) -> Result<Token, CallFailure> {
+    match auth {
+        RoomAuth::Delegated(c) => {
+            let t = get_token(backend, c.id, refused, holder).await?;
+            Ok(Token {
+                token: t.token,
+                version: t.version,
+            })
+        }
+        RoomAuth::Application => {
+            let t = app::app_token(backend, refused.map(|v| v as u64))
+                .await
+                // Nothing to retry until an admin acts (consent, secret,
+                // tenant), or Microsoft was unreachable: the outbox backs
+                // off (up to an hour), so it heals once that is fixed.
+                .map_err(|e: AppTokenError| CallFailure::Backoff(e.to_string()))?;
+            Ok(Token {
+                token: t.token,
+                version: t.version as i64,
+            })
+        }
+    }
+}
+
 pub async fn call(
     backend: &Backend,
-    connection: &calendar_connection::Model,
+    auth: &RoomAuth,
     room: &str,
     request: RoomRequest<'_>,
     holder: &str,
 ) -> Result<Value, CallFailure> {
-    let mut token = get_token(backend, connection.id, None, holder).await?;
+    let mut token = token_for(backend, auth, None, holder).await?;
     let mut refreshed = false;
     let mut attempt = 0;
     loop {
@@ -63,12 +98,14 @@ pub async fn call(
         permit.release().await;
         match result {
             Ok(v) => {
-                let _ = connections::record_success(&backend.db, connection.id, Utc::now()).await;
+                if let RoomAuth::Delegated(c) = auth {
+                    let _ = connections::record_success(&backend.db, c.id, Utc::now()).await;
+                }
                 return Ok(v);
             }
             Err(GraphError::Unauthorized { .. }) if !refreshed => {
                 refreshed = true;
-                token = get_token(backend, connection.id, Some(token.version), holder).await?;
+                token = token_for(backend, auth, Some(token.version), holder).await?;
             }
             Err(GraphError::Unauthorized { code, message }) => {
                 return Err(CallFailure::Backoff(format!(
@@ -98,8 +135,9 @@ pub async fn call(
                 attempt += 1;
             }
             Err(e) if e.is_transient() => return Err(CallFailure::Backoff(e.to_string())),
-            // 403: the account lost its delegate rights on the room; the
-            // admin has to act, so the job waits for them.
+            // 403: the account lost its delegate rights on the room (or,
+            // in application mode, the access policy leaves the room
+            // out); the admin has to act, so the job waits for them.
             Err(GraphError::Rejected {
                 status: 403,
                 message,
@@ -107,7 +145,7 @@ pub async fn call(
             }) => {
                 return Err(CallFailure::Paused(format!(
                     "{} may no longer write to {room}: {message}",
-                    connection.account
+                    auth.account()
                 )));
             }
             Err(e) => return Err(CallFailure::Permanent(e.to_string())),

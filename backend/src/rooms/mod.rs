@@ -9,11 +9,22 @@
 //! Bookings are written to the room by the outbox worker
 //! ([`outbound`]); the room's own events are polled into busy blocks
 //! ([`poll`]).
+//!
+//! In application mode (`sync.room_mode = "application"`, see [`app`])
+//! no delegate is authorized: the app's own token reaches the rooms the
+//! Exchange application access policy allows, each picked room gets a
+//! change-notification subscription ([`subscriptions`]) whose
+//! notifications trigger the same delta read, and a periodic reconcile
+//! still runs. When an Outlook event and a booking hold the same time,
+//! [`conflicts`] keeps the one committed first and flags the other.
 
+pub mod app;
 pub mod calls;
+pub mod conflicts;
 pub mod connect;
 pub mod outbound;
 pub mod poll;
+pub mod subscriptions;
 
 use std::time::Duration;
 
@@ -32,6 +43,8 @@ use crate::microsoft::{GraphError, TokenSet};
 use crate::outbox::{self, db_time};
 use crate::vault::Purpose;
 
+pub use app::RoomAuth;
+pub use conflicts::{ConflictKept, RoomConflict, conflicts};
 pub use connect::{RoomCallbackOutcome, begin_room_connect, finish_room_connect, is_room_callback};
 
 /// The outbox kinds the room sync handles.
@@ -105,8 +118,17 @@ pub enum RoomError {
         "Calbridge may not read the room directory (Place.Read.All is not consented): type the room's address instead."
     )]
     DirectoryNotConsented,
+    #[error(
+        "Calbridge's application permission does not reach {0}: add the room to the Exchange application access policy (New-ApplicationAccessPolicy -AccessRight RestrictAccess with a group that holds the room), and make sure Calendars.ReadWrite (Application) has admin consent."
+    )]
+    NotInAccessPolicy(String),
+    #[error("{0}")]
+    AppToken(String),
     #[error("Microsoft did not answer as expected: {0}")]
     Graph(String),
+    /// A Graph answer the caller sorts out (internal to this module).
+    #[error("Microsoft did not answer as expected: {0}")]
+    Answer(GraphError),
     #[error("database: {0}")]
     Db(#[from] DbErr),
     #[error(transparent)]
@@ -135,6 +157,11 @@ pub struct RoomStatus {
     pub last_polled_at: Option<DateTime<Utc>>,
     /// Space booking jobs not yet done (pending or paused).
     pub pending_jobs: u64,
+    /// "delegated" or "application".
+    pub mode: String,
+    /// Application mode: until when the room's change notifications are
+    /// subscribed (`None`: the room is polled).
+    pub subscribed_until: Option<DateTime<Utc>>,
 }
 
 pub async fn link_of(
@@ -148,10 +175,13 @@ pub async fn link_of(
 }
 
 pub async fn status(db: &impl ConnectionTrait, space_id: i64) -> Result<Option<RoomStatus>, DbErr> {
+    let link = link_of(db, space_id).await?;
+    if let Some(l) = link.as_ref().filter(|l| app::is_application(l)) {
+        return Ok(Some(application_status(db, space_id, Some(l)).await?));
+    }
     let Some(c) = connections::find(db, space_owner(space_id)).await? else {
         return Ok(None);
     };
-    let link = link_of(db, space_id).await?;
     let pending_jobs = count_space_jobs(db, space_id).await?;
     Ok(Some(RoomStatus {
         account: c.account,
@@ -164,7 +194,54 @@ pub async fn status(db: &impl ConnectionTrait, space_id: i64) -> Result<Option<R
         last_success_at: c.last_success_at,
         last_polled_at: link.and_then(|l| l.last_polled_at),
         pending_jobs,
+        mode: app::DELEGATED.to_owned(),
+        subscribed_until: None,
     }))
+}
+
+/// The space's status as its sync settings show it, in the configured
+/// mode: in application mode there is nothing to authorize, so a space
+/// without a room is shown as ready to pick one (while the integration
+/// is active).
+pub async fn status_for(backend: &Backend, space_id: i64) -> Result<Option<RoomStatus>, DbErr> {
+    let found = status(&backend.db, space_id).await?;
+    if backend.settings.sync.room_mode != crate::config::RoomMode::Application {
+        return Ok(found);
+    }
+    // A room already linked keeps the mode it was picked in.
+    if found
+        .as_ref()
+        .is_some_and(|s| s.mode == app::APPLICATION || s.room_address.is_some())
+    {
+        return Ok(found);
+    }
+    let allowed = crate::integration::connections_allowed(&backend.db)
+        .await
+        .unwrap_or(false);
+    if !allowed {
+        return Ok(found);
+    }
+    Ok(Some(application_status(&backend.db, space_id, None).await?))
+}
+
+async fn application_status(
+    db: &impl ConnectionTrait,
+    space_id: i64,
+    link: Option<&room_link::Model>,
+) -> Result<RoomStatus, DbErr> {
+    Ok(RoomStatus {
+        account: app::APP_ACCOUNT.to_owned(),
+        status: ACTIVE.to_owned(),
+        room_address: link.map(|l| l.room_address.clone()),
+        room_name: link.map(|l| l.room_name.clone()),
+        last_error: link.and_then(|l| l.last_error.clone()),
+        last_success_at: link.and_then(|l| l.last_polled_at),
+        last_polled_at: link.and_then(|l| l.last_polled_at),
+        pending_jobs: count_space_jobs(db, space_id).await?,
+        mode: app::APPLICATION.to_owned(),
+        subscribed_until: link
+            .and_then(|l| l.subscription_id.as_ref().and(l.subscription_expires_at)),
+    })
 }
 
 async fn count_space_jobs(db: &impl ConnectionTrait, space_id: i64) -> Result<u64, DbErr> {
@@ -270,38 +347,72 @@ async fn active_connection(
     }
 }
 
+/// How the admin's picker and checks reach Graph: the configured mode.
+async fn admin_auth(backend: &Backend, space_id: i64) -> Result<RoomAuth, RoomError> {
+    if backend.settings.sync.room_mode == crate::config::RoomMode::Application {
+        if !crate::integration::connections_allowed(&backend.db).await? {
+            return Err(RoomError::IntegrationInactive);
+        }
+        return Ok(RoomAuth::Application);
+    }
+    Ok(RoomAuth::Delegated(Box::new(
+        active_connection(backend, space_id).await?,
+    )))
+}
+
 /// One Graph GET for the picker and the checks, outside the job engine
 /// (an admin is waiting; failures are shown, not retried).
-async fn admin_get(
-    backend: &Backend,
-    connection: &calendar_connection::Model,
-    path: &str,
-) -> Result<Value, GraphError> {
-    let holder = format!("room-admin-{}", connection.id);
-    let token = connections::access_token(backend, connection.id, None, &holder)
-        .await
-        .map_err(|e| GraphError::Transport(e.to_string()))?;
-    backend
-        .graph
-        .request(Method::GET, path, &token.token, None)
-        .await
+async fn admin_get(backend: &Backend, auth: &RoomAuth, path: &str) -> Result<Value, RoomError> {
+    match auth {
+        RoomAuth::Delegated(connection) => {
+            let holder = format!("room-admin-{}", connection.id);
+            let token = connections::access_token(backend, connection.id, None, &holder)
+                .await
+                .map_err(|e| RoomError::Graph(e.to_string()))?;
+            backend
+                .graph
+                .request(Method::GET, path, &token.token, None)
+                .await
+                .map_err(RoomError::Answer)
+        }
+        RoomAuth::Application => {
+            let app_token = |refused| async move {
+                app::app_token(backend, refused)
+                    .await
+                    .map_err(|e| RoomError::AppToken(e.to_string()))
+            };
+            let token = app_token(None).await?;
+            match backend
+                .graph
+                .request(Method::GET, path, &token.token, None)
+                .await
+            {
+                // A cached token Microsoft no longer takes: a new one, once.
+                Err(GraphError::Unauthorized { .. }) => {
+                    let token = app_token(Some(token.version)).await?;
+                    backend
+                        .graph
+                        .request(Method::GET, path, &token.token, None)
+                        .await
+                        .map_err(RoomError::Answer)
+                }
+                other => other.map_err(RoomError::Answer),
+            }
+        }
+    }
 }
 
 /// The tenant's rooms (`/places/microsoft.graph.room`), by name.
 pub async fn list_rooms(backend: &Backend, space_id: i64) -> Result<Vec<Room>, RoomError> {
-    let connection = active_connection(backend, space_id).await?;
-    let answer = admin_get(
-        backend,
-        &connection,
-        "/places/microsoft.graph.room?$top=100",
-    )
-    .await;
+    let auth = admin_auth(backend, space_id).await?;
+    let answer = admin_get(backend, &auth, "/places/microsoft.graph.room?$top=100").await;
     let page = match answer {
         Ok(v) => v,
-        Err(GraphError::Rejected { status: 403, .. }) => {
+        Err(RoomError::Answer(GraphError::Rejected { status: 403, .. })) => {
             return Err(RoomError::DirectoryNotConsented);
         }
-        Err(e) => return Err(RoomError::Graph(e.to_string())),
+        Err(RoomError::Answer(e)) => return Err(RoomError::Graph(e.to_string())),
+        Err(e) => return Err(e),
     };
     let mut rooms: Vec<Room> = page["value"]
         .as_array()
@@ -343,26 +454,35 @@ pub async fn pick_room(
     if !valid_address(&address) {
         return Err(RoomError::BadAddress);
     }
-    let connection = active_connection(backend, space_id).await?;
-    let not_delegate = || RoomError::NotADelegate {
-        account: connection.account.clone(),
-        room: address.clone(),
+    let auth = admin_auth(backend, space_id).await?;
+    let not_allowed = || match &auth {
+        RoomAuth::Delegated(c) => RoomError::NotADelegate {
+            account: c.account.clone(),
+            room: address.clone(),
+        },
+        RoomAuth::Application => RoomError::NotInAccessPolicy(address.clone()),
     };
-    let calendar =
-        match admin_get(backend, &connection, &format!("/users/{address}/calendar")).await {
-            Ok(v) => v,
-            Err(GraphError::NotFound { .. }) => return Err(RoomError::NoSuchRoom(address.clone())),
-            Err(GraphError::Rejected { status: 403, .. }) => return Err(not_delegate()),
-            Err(e) => return Err(RoomError::Graph(e.to_string())),
-        };
+    let calendar = match admin_get(backend, &auth, &format!("/users/{address}/calendar")).await {
+        Ok(v) => v,
+        Err(RoomError::Answer(GraphError::NotFound { .. })) => {
+            return Err(RoomError::NoSuchRoom(address.clone()));
+        }
+        Err(RoomError::Answer(GraphError::Rejected { status: 403, .. })) => {
+            return Err(not_allowed());
+        }
+        Err(RoomError::Answer(e)) => return Err(RoomError::Graph(e.to_string())),
+        Err(e) => return Err(e),
+    };
     if calendar["canEdit"].as_bool() != Some(true) {
-        return Err(not_delegate());
+        return Err(not_allowed());
     }
     let name = calendar["owner"]["name"]
         .as_str()
         .unwrap_or(&address)
         .to_owned();
     let txn = backend.db.begin().await?;
+    // Reads, then writes: wait for a racing writer (a room poll) first.
+    crate::db::lock_for_write(&txn, "room_links").await?;
     let mut a: room_link::ActiveModel = match link_of(&txn, space_id).await? {
         Some(row) => row.into(),
         None => room_link::ActiveModel {
@@ -375,25 +495,63 @@ pub async fn pick_room(
         .room_address
         .try_as_ref()
         .is_some_and(|old| *old != address);
-    a.connection_id = Set(connection.id);
+    // A subscription of the room picked before (application mode) goes.
+    let old_subscription = a.subscription_id.try_as_ref().cloned().flatten();
+    let (connection_id, mode) = match &auth {
+        RoomAuth::Delegated(c) => (c.id, app::DELEGATED),
+        RoomAuth::Application => (0, app::APPLICATION),
+    };
+    a.connection_id = Set(connection_id);
+    a.mode = Set(mode.to_owned());
     a.room_address = Set(address.clone());
     a.room_name = Set(name);
     a.window_start = Set(None);
     a.delta_link = Set(None);
     a.next_poll_at = Set(db_time(now));
     a.last_error = Set(None);
+    a.subscription_id = Set(None);
+    a.client_state_sealed = Set(None);
+    a.subscription_expires_at = Set(None);
     a.updated_at = Set(db_time(now));
     if changed_room {
         remove_blocks(&txn, space_id).await?;
+        clear_booking_conflicts(&txn, space_id).await?;
     }
     let link = a.save(&txn).await?.try_into_model()?;
+    if auth.is_application() {
+        // A delegate's tokens the space no longer uses are not kept.
+        connections::disconnect(&txn, space_owner(space_id), now)
+            .await
+            .map_err(|e| match e {
+                connections::ConnectionError::Db(d) => RoomError::Db(d),
+                connections::ConnectionError::Store(s) => RoomError::Store(s),
+            })?;
+    }
     crate::legacy::replace_on_oauth_connect(&txn, SPACE, space_id).await?;
     resume_space_jobs(&txn, space_id, now).await?;
     txn.commit().await?;
-    tracing::info!(space = space_id, room = %link.room_address, "space connected to a room");
-    // The first sync: the space's upcoming bookings go to the room, and
-    // the room is read at once.
-    crate::sync::resync::resync(backend, crate::sync::Subject::Space(space_id), now).await?;
+    tracing::info!(space = space_id, room = %link.room_address, mode, "space connected to a room");
+    if let Some(id) = old_subscription {
+        subscriptions::delete_by_id(backend, &id).await;
+    }
+    // Application mode: subscribe now when Microsoft can reach us (a
+    // failure leaves the room polled; the poller tries again).
+    let link = if auth.is_application() && subscriptions::notifications_possible(&backend.settings)
+    {
+        match subscriptions::subscribe(backend, &link, now).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(space = space_id, error = %e, "subscribing to the room failed; it is polled meanwhile");
+                subscriptions::record_error(backend, &link, &e.to_string()).await;
+                link
+            }
+        }
+    } else {
+        link
+    };
+    // The first sync: the space's upcoming bookings go to the room.
+    crate::sync::resync::first_sync(backend, crate::sync::Subject::Space(space_id), now).await?;
+    backend.rooms.wake();
     Ok(link)
 }
 
@@ -416,7 +574,14 @@ pub async fn revoke(
     space_id: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, RoomError> {
+    // Application mode: the room's subscription goes first (it needs the
+    // app's token; the events on the room stay).
+    let link = link_of(&backend.db, space_id).await?;
+    if let Some(id) = link.as_ref().and_then(|l| l.subscription_id.clone()) {
+        subscriptions::delete_by_id(backend, &id).await;
+    }
     let txn = backend.db.begin().await?;
+    crate::db::lock_for_write(&txn, "room_links").await?;
     let revoked = connections::disconnect(&txn, space_owner(space_id), now)
         .await
         .map_err(|e| match e {
@@ -428,21 +593,38 @@ pub async fn revoke(
         .exec(&txn)
         .await?;
     remove_blocks(&txn, space_id).await?;
+    clear_booking_conflicts(&txn, space_id).await?;
     txn.commit().await?;
     backend
         .sync
         .changes
         .publish(crate::sync::Subject::Space(space_id));
-    Ok(revoked)
+    Ok(revoked || link.is_some_and(|l| app::is_application(&l)))
+}
+
+/// A space no longer synced has no conflicts to show.
+async fn clear_booking_conflicts(db: &impl ConnectionTrait, space_id: i64) -> Result<(), DbErr> {
+    crate::entities::space_booking::Entity::update_many()
+        .col_expr(
+            crate::entities::space_booking::Column::ConflictEventId,
+            Option::<String>::None.into(),
+        )
+        .filter(crate::entities::space_booking::Column::SpaceId.eq(space_id))
+        .filter(crate::entities::space_booking::Column::ConflictEventId.is_not_null())
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// The system-wide disconnect: every room link and every busy block read
 /// from a room go (the connections themselves are revoked by
-/// `connections::revoke_all`); the events stay on the rooms.
+/// `connections::revoke_all`, the subscriptions deleted beforehand by
+/// [`subscriptions::delete_all`]); the events stay on the rooms.
 pub async fn forget_all_rooms(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
     let links = room_link::Entity::find().all(db).await?;
     for link in &links {
         remove_blocks(db, link.space_id).await?;
+        clear_booking_conflicts(db, link.space_id).await?;
     }
     room_link::Entity::delete_many().exec(db).await?;
     Ok(links.len() as u64)

@@ -10,11 +10,12 @@ use reqwest::Method;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 
+use super::app::{self, RoomAuth};
 use super::calls::{self, RoomRequest};
 use super::{link_of, space_owner};
 use crate::Backend;
 use crate::connections::{self, NEEDS_REAUTHORIZATION};
-use crate::entities::{calendar_connection, event_link, outbox, room_link, space, space_booking};
+use crate::entities::{event_link, outbox, room_link, space, space_booking};
 use crate::outbox::db_time;
 use crate::sync::appointments::Outcome;
 use crate::sync::calls::CallFailure;
@@ -67,8 +68,11 @@ async fn run(
     };
     let connection = connections::find(&backend.db, space_owner(booking.space_id)).await?;
     let link = link_of(&backend.db, booking.space_id).await?;
-    let (connection, room) = match (connection, link) {
-        (Some(c), Some(l)) if c.status == connections::ACTIVE && l.connection_id == c.id => (c, l),
+    let (auth, room) = match (connection, link) {
+        (_, Some(l)) if app::is_application(&l) => (RoomAuth::Application, l),
+        (Some(c), Some(l)) if c.status == connections::ACTIVE && l.connection_id == c.id => {
+            (RoomAuth::Delegated(Box::new(c)), l)
+        }
         (Some(c), _) if c.status == NEEDS_REAUTHORIZATION => {
             return Ok(Outcome::Failed(CallFailure::Paused(
                 "the space's room connection needs reauthorization".into(),
@@ -86,7 +90,7 @@ async fn run(
         .one(&backend.db)
         .await?;
     if booking.status != crate::bookings::ACTIVE {
-        return remove(backend, &connection, &room, event, holder).await;
+        return remove(backend, &auth, &room, event, holder).await;
     }
     let space_name = space::Entity::find_by_id(booking.space_id)
         .one(&backend.db)
@@ -95,7 +99,7 @@ async fn run(
         .unwrap_or_else(|| "Space".into());
     let body = event_body(&booking, &space_name);
     if let Some(event) =
-        event.filter(|e| e.connection_id == connection.id && e.mailbox == room.room_address)
+        event.filter(|e| e.connection_id == room.connection_id && e.mailbox == room.room_address)
     {
         let path = event_path(&room.room_address, &event.graph_event_id);
         let request = RoomRequest {
@@ -103,14 +107,14 @@ async fn run(
             path: &path,
             body: Some(&body),
         };
-        match calls::call(backend, &connection, &room.room_address, request, holder).await {
+        match calls::call(backend, &auth, &room.room_address, request, holder).await {
             Ok(_) => return Ok(Outcome::Done),
             // Deleted in Outlook meanwhile: write it again.
             Err(CallFailure::NotFound) => {}
             Err(f) => return Ok(Outcome::Failed(f)),
         }
     }
-    create(backend, &connection, &room, &booking, body, holder).await
+    create(backend, &auth, &room, &booking, body, holder).await
 }
 
 fn event_path(room: &str, event_id: &str) -> String {
@@ -122,7 +126,7 @@ fn event_path(room: &str, event_id: &str) -> String {
 
 async fn create(
     backend: &Backend,
-    connection: &calendar_connection::Model,
+    auth: &RoomAuth,
     room: &room_link::Model,
     booking: &space_booking::Model,
     mut body: Value,
@@ -136,8 +140,7 @@ async fn create(
         path: &path,
         body: Some(&body),
     };
-    let created = match calls::call(backend, connection, &room.room_address, request, holder).await
-    {
+    let created = match calls::call(backend, auth, &room.room_address, request, holder).await {
         Ok(v) => v,
         Err(CallFailure::NotFound) => {
             return Ok(Outcome::Failed(CallFailure::Permanent(format!(
@@ -156,7 +159,7 @@ async fn create(
     // replays as an update, never as a second event.
     save_link(
         backend,
-        connection,
+        room.connection_id,
         &room.room_address,
         booking.id,
         event_id,
@@ -168,7 +171,7 @@ async fn create(
 
 async fn save_link(
     backend: &Backend,
-    connection: &calendar_connection::Model,
+    connection_id: i64,
     room: &str,
     booking_id: i64,
     event_id: &str,
@@ -189,7 +192,7 @@ async fn save_link(
             ..Default::default()
         },
     };
-    a.connection_id = Set(connection.id);
+    a.connection_id = Set(connection_id);
     a.mailbox = Set(room.to_owned());
     a.graph_event_id = Set(event_id.to_owned());
     a.transaction_id = Set(txn_id.to_owned());
@@ -200,7 +203,7 @@ async fn save_link(
 
 async fn remove(
     backend: &Backend,
-    connection: &calendar_connection::Model,
+    auth: &RoomAuth,
     room: &room_link::Model,
     event: Option<event_link::Model>,
     holder: &str,
@@ -210,14 +213,14 @@ async fn remove(
             "cancelled before an event was written: nothing to delete".into(),
         ));
     };
-    if event.connection_id == connection.id && event.mailbox == room.room_address {
+    if event.connection_id == room.connection_id && event.mailbox == room.room_address {
         let path = event_path(&room.room_address, &event.graph_event_id);
         let request = RoomRequest {
             method: Method::DELETE,
             path: &path,
             body: None,
         };
-        match calls::call(backend, connection, &room.room_address, request, holder).await {
+        match calls::call(backend, auth, &room.room_address, request, holder).await {
             // 404: already gone (deleted in Outlook) — the goal is reached.
             Ok(_) | Err(CallFailure::NotFound) => {}
             Err(f) => return Ok(Outcome::Failed(f)),

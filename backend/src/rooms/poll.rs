@@ -14,6 +14,13 @@
 //!
 //! Events Calbridge wrote (their id is in `event_links`, or their
 //! `transactionId` is one of this space's bookings') are not imported.
+//!
+//! Application mode uses the same rounds with the app's token: a change
+//! notification makes the room due at once (and wakes this loop); while
+//! the room is subscribed, its periodic read is only a reconcile
+//! (`sync.room_reconcile_interval_secs`), else it is polled as above.
+//! Each pass also keeps the room's subscription alive (see
+//! [`super::subscriptions::ensure`]).
 
 use std::collections::HashSet;
 
@@ -25,6 +32,7 @@ use sea_orm::{
 };
 use serde_json::Value;
 
+use super::app::{self, RoomAuth};
 use super::calls::{self, RoomRequest};
 use super::outbound::{RECORD_KIND, transaction_id};
 use crate::Backend;
@@ -47,6 +55,19 @@ pub struct PollReport {
     pub blocks_removed: usize,
     /// Events Calbridge wrote itself, seen and left alone.
     pub own_events: usize,
+    /// Outlook events that hold the same time as a booking (see
+    /// [`super::conflicts`]).
+    pub conflicts: usize,
+}
+
+/// When the event last changed in Outlook.
+fn changed_at(item: &Value) -> Option<DateTime<Utc>> {
+    let text = item["lastModifiedDateTime"]
+        .as_str()
+        .or_else(|| item["createdDateTime"].as_str())?;
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,15 +101,21 @@ pub async fn poll_room(
     link: &room_link::Model,
     now: DateTime<Utc>,
 ) -> Result<PollReport, PollError> {
-    let connection = calendar_connection::Entity::find_by_id(link.connection_id)
-        .one(&backend.db)
-        .await?
-        .filter(|c| c.status == ACTIVE)
-        .ok_or_else(|| {
-            PollError::Graph(CallFailure::Paused(
-                "the room connection is not active".into(),
-            ))
-        })?;
+    let auth = if app::is_application(link) {
+        RoomAuth::Application
+    } else {
+        RoomAuth::Delegated(Box::new(
+            calendar_connection::Entity::find_by_id(link.connection_id)
+                .one(&backend.db)
+                .await?
+                .filter(|c| c.status == ACTIVE)
+                .ok_or_else(|| {
+                    PollError::Graph(CallFailure::Paused(
+                        "the room connection is not active".into(),
+                    ))
+                })?,
+        ))
+    };
     let Some(space) = space::Entity::find_by_id(link.space_id)
         .one(&backend.db)
         .await?
@@ -97,13 +124,13 @@ pub async fn poll_room(
     };
     let holder = format!("room-poll-{}", link.id);
     let (start, end) = window(&space, now);
-    let own = own_events(backend, &space, &connection, start, end).await?;
+    let own = own_events(backend, &space, link.connection_id, start, end).await?;
     let resume = link
         .delta_link
         .clone()
         .filter(|_| link.window_start == Some(db_time(start)));
     if let Some(delta) = resume {
-        match read_all(backend, &connection, &link.room_address, &delta, &holder).await {
+        match read_all(backend, &auth, &link.room_address, &delta, &holder).await {
             Ok((items, next)) => {
                 let report = apply(backend, space.id, &items, &own, false).await?;
                 save(backend, link, start, Some(next), None, now).await?;
@@ -119,7 +146,7 @@ pub async fn poll_room(
         start.format("%Y-%m-%dT%H:%M:%SZ"),
         end.format("%Y-%m-%dT%H:%M:%SZ")
     );
-    let (items, next) = read_all(backend, &connection, &link.room_address, &first, &holder).await?;
+    let (items, next) = read_all(backend, &auth, &link.room_address, &first, &holder).await?;
     let report = apply(backend, space.id, &items, &own, true).await?;
     save(backend, link, start, Some(next), None, now).await?;
     Ok(report)
@@ -143,13 +170,13 @@ impl Own {
 async fn own_events(
     backend: &Backend,
     space: &space::Model,
-    connection: &calendar_connection::Model,
+    connection_id: i64,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Own, sea_orm::DbErr> {
     let ids = event_link::Entity::find()
         .filter(event_link::Column::RecordKind.eq(RECORD_KIND))
-        .filter(event_link::Column::ConnectionId.eq(connection.id))
+        .filter(event_link::Column::ConnectionId.eq(connection_id))
         .all(&backend.db)
         .await?
         .into_iter()
@@ -175,7 +202,7 @@ async fn own_events(
 
 async fn read_all(
     backend: &Backend,
-    connection: &calendar_connection::Model,
+    auth: &RoomAuth,
     room: &str,
     first: &str,
     holder: &str,
@@ -188,7 +215,7 @@ async fn read_all(
             path: &url,
             body: None,
         };
-        let page = calls::call(backend, connection, room, request, holder)
+        let page = calls::call(backend, auth, room, request, holder)
             .await
             .map_err(PollError::Graph)?;
         if let Some(values) = page.get("value").and_then(Value::as_array) {
@@ -218,6 +245,8 @@ async fn apply(
     full: bool,
 ) -> Result<PollReport, sea_orm::DbErr> {
     let txn = backend.db.begin().await?;
+    crate::db::lock_for_write(&txn, "external_busy_blocks").await?;
+    let previous = super::conflicts::previous_decisions(&txn, space_id).await?;
     let mut report = PollReport {
         full,
         ..Default::default()
@@ -246,6 +275,7 @@ async fn apply(
                 starts_at: Set(db_time(s)),
                 ends_at: Set(db_time(e)),
                 source_id: Set(id.to_owned()),
+                source_changed_at: Set(changed_at(item)),
                 ..Default::default()
             }
             .insert(&txn)
@@ -253,6 +283,7 @@ async fn apply(
             report.blocks_written += 1;
         }
     }
+    report.conflicts = super::conflicts::flag(&txn, space_id, &previous).await?;
     txn.commit().await?;
     Ok(report)
 }
@@ -294,9 +325,17 @@ async fn save(
     Ok(())
 }
 
-/// When this room is polled next: the interval plus up to a tenth more.
-fn next_due(backend: &Backend, now: DateTime<Utc>) -> DateTime<Utc> {
-    let every = backend.settings.sync.room_poll_interval_secs.max(1) as i64 * 1000;
+/// When this room is read next: the interval plus up to a tenth more.
+/// A subscribed room (application mode) hears of changes by notification,
+/// so its periodic read is only a reconcile, far less often.
+fn next_due(backend: &Backend, link: &room_link::Model, now: DateTime<Utc>) -> DateTime<Utc> {
+    let sync = &backend.settings.sync;
+    let secs = if link.subscription_id.is_some() {
+        sync.room_reconcile_interval_secs
+    } else {
+        sync.room_poll_interval_secs
+    };
+    let every = secs.max(1) as i64 * 1000;
     let spread = rand::thread_rng().gen_range(0..=every / 10);
     db_time(now + TimeDelta::milliseconds(every + spread))
 }
@@ -309,7 +348,10 @@ async fn take(
     now: DateTime<Utc>,
 ) -> Result<bool, sea_orm::DbErr> {
     let r = room_link::Entity::update_many()
-        .col_expr(room_link::Column::NextPollAt, next_due(backend, now).into())
+        .col_expr(
+            room_link::Column::NextPollAt,
+            next_due(backend, link, now).into(),
+        )
         .filter(room_link::Column::Id.eq(link.id))
         .filter(room_link::Column::NextPollAt.eq(link.next_poll_at))
         .exec(&backend.db)
@@ -325,12 +367,23 @@ pub async fn poll_due(backend: &Backend, now: DateTime<Utc>) -> Result<usize, se
         .await?;
     let mut polled = 0;
     for link in due {
-        let active = connections::find(&backend.db, super::space_owner(link.space_id))
-            .await?
-            .is_some_and(|c| c.status == ACTIVE && c.id == link.connection_id);
-        if !active || !take(backend, &link, now).await? {
+        let usable = if app::is_application(&link) {
+            true
+        } else {
+            connections::find(&backend.db, super::space_owner(link.space_id))
+                .await?
+                .is_some_and(|c| c.status == ACTIVE && c.id == link.connection_id)
+        };
+        if !usable || !take(backend, &link, now).await? {
             continue;
         }
+        // Application mode: subscribe, or renew before it expires; a
+        // failure leaves the room polled and is tried again next time.
+        let link = if app::is_application(&link) {
+            super::subscriptions::ensure(backend, &link, now).await
+        } else {
+            link
+        };
         let result = poll_room(backend, &link, now).await;
         // Pages showing the space's slots or status read them again when
         // busy blocks changed, or the poll failed or recovered.
@@ -371,6 +424,10 @@ pub async fn run(backend: Backend) {
         if active && let Err(e) = poll_due(&backend, Utc::now()).await {
             tracing::warn!(error = %e, "room poll pass failed");
         }
-        tokio::time::sleep(tick).await;
+        // A change notification wakes the loop at once.
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {},
+            _ = backend.rooms.woken() => {},
+        }
     }
 }

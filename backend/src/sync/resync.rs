@@ -46,6 +46,22 @@ pub async fn resync(
     Ok(Resync { queued, retried })
 }
 
+/// A new connection's first sync: its upcoming records are queued. (The
+/// room of a newly picked space is read by the poller anyway.)
+pub async fn first_sync(
+    backend: &Backend,
+    subject: Subject,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let txn = backend.db.begin().await?;
+    let queued = queue_upcoming(&txn, subject, now).await?;
+    txn.commit().await?;
+    backend.sync.wake();
+    backend.sync.changes.publish(subject);
+    tracing::info!(?subject, queued, "first sync queued");
+    Ok(queued)
+}
+
 struct Records {
     kind: &'static str,
     select: &'static str,

@@ -126,6 +126,9 @@ pub struct SyncStatus {
     pub subscription_expires_at: Option<DateTime<Utc>>,
     /// While a first sync (or resync) still runs.
     pub progress: Option<Progress>,
+    /// A space's bookings and room events that took the same time, for an
+    /// admin to resolve.
+    pub conflicts: Vec<crate::rooms::RoomConflict>,
 }
 
 /// The status of `subject` now.
@@ -139,6 +142,10 @@ pub async fn status_of(db: &impl ConnectionTrait, subject: Subject) -> Result<Sy
         Subject::Staff(_) => None,
     };
     let jobs = job_counts(db, subject).await?;
+    let conflicts = match subject {
+        Subject::Space(id) if link.is_some() => crate::rooms::conflicts(db, id).await?,
+        _ => vec![],
+    };
     let legacy = match subject {
         Subject::Space(id) => legacy::get(db, OwnerKind::Space, id).await?,
         Subject::Staff(id) => legacy::get(db, OwnerKind::Staff, id).await?,
@@ -167,8 +174,9 @@ pub async fn status_of(db: &impl ConnectionTrait, subject: Subject) -> Result<Sy
         failed: jobs.failed,
         last_error,
         next_retry_at: jobs.next_retry_at,
-        subscription_expires_at: None,
+        subscription_expires_at: link.as_ref().and_then(|l| l.subscription_expires_at),
         progress: jobs.progress,
+        conflicts,
     })
 }
 

@@ -6,3 +6,4 @@ pub mod metrics;
 pub mod oauth;
 pub mod room_oauth;
 pub mod sync_events;
+pub mod webhooks;

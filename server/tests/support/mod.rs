@@ -77,15 +77,18 @@ async fn scratch_postgres() -> Option<String> {
 }
 
 fn settings(dir: &std::path::Path, database_url: &str, login_url: &str) -> Settings {
-    let figment = Settings::figment(Some(&dir.join("none.toml")))
+    Settings::from_figment(figment(dir, database_url, login_url)).expect("test settings")
+}
+
+fn figment(dir: &std::path::Path, database_url: &str, login_url: &str) -> backend::config::Figment {
+    Settings::figment(Some(&dir.join("none.toml")))
         .merge(("microsoft_login_url", login_url))
         .merge(("microsoft_graph_url", format!("{login_url}/v1.0")))
         .merge(("bind_address", "127.0.0.1:0"))
         .merge(("public_base_url", "http://127.0.0.1"))
         .merge(("database_url", database_url))
         .merge(("data_dir", dir.to_string_lossy().as_ref()))
-        .merge(("seed_demo", true));
-    Settings::from_figment(figment).expect("test settings")
+        .merge(("seed_demo", true))
 }
 
 /// Starts a server; `None` when PostgreSQL was asked for but is not set up
@@ -103,14 +106,53 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
     Some(start(dir, database_url, emulator).await)
 }
 
+/// Like [`spawn_app`], but Microsoft can reach the server: its
+/// `public_base_url` is its own address, the emulator accepts `http://`
+/// notification URLs, and `configure` adds settings. (A `restart` of it
+/// starts a plain server.)
+pub async fn spawn_reachable_app(
+    db: Db,
+    configure: impl FnOnce(backend::config::Figment) -> backend::config::Figment,
+) -> Option<TestApp> {
+    server::telemetry::init();
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let database_url = match db {
+        Db::Sqlite => format!("sqlite://{}/calbridge.db?mode=rwc", dir.path().display()),
+        Db::Postgres => scratch_postgres().await?,
+    };
+    let emulator =
+        emulator::Emulator::start(emulator::EmulatorConfig::demo().allow_http_notifications())
+            .await
+            .expect("emulator starts");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let figment = configure(
+        figment(dir.path(), &database_url, emulator.base_url())
+            .merge(("bind_address", format!("127.0.0.1:{port}")))
+            .merge(("public_base_url", format!("http://127.0.0.1:{port}"))),
+    );
+    let settings = Settings::from_figment(figment).expect("test settings");
+    Some(start_with(dir, database_url, emulator, settings).await)
+}
+
 async fn start(
     dir: Arc<tempfile::TempDir>,
     database_url: String,
     emulator: emulator::EmulatorHandle,
 ) -> TestApp {
-    let app = Application::build(settings(dir.path(), &database_url, emulator.base_url()))
-        .await
-        .expect("server builds");
+    let settings = settings(dir.path(), &database_url, emulator.base_url());
+    start_with(dir, database_url, emulator, settings).await
+}
+
+async fn start_with(
+    dir: Arc<tempfile::TempDir>,
+    database_url: String,
+    emulator: emulator::EmulatorHandle,
+    settings: Settings,
+) -> TestApp {
+    let app = Application::build(settings).await.expect("server builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let backend = app.backend().clone();
     let server = tokio::spawn(async move {
