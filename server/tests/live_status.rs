@@ -11,7 +11,8 @@ use std::time::Duration;
 use chrono::{NaiveTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Europe::London;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
+use support::live::{EventStream, free_at};
 use support::rooms::{ADMIN, SEMINAR, connected_space};
 use support::{TestApp, client, json as parse, post, signed_in};
 
@@ -23,46 +24,6 @@ on_both_databases!(
     streams_check_who_listens
 );
 
-/// An open event stream, read as it arrives.
-struct EventStream {
-    response: reqwest::Response,
-    buffer: String,
-}
-
-impl EventStream {
-    async fn open(c: &reqwest::Client, app: &TestApp, path: &str) -> EventStream {
-        let response = c.get(app.url(path)).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{path}");
-        EventStream {
-            response,
-            buffer: String::new(),
-        }
-    }
-
-    /// The next `sync-status` event's data, or `None` after `wait`.
-    async fn next(&mut self, wait: Duration) -> Option<Value> {
-        let until = tokio::time::Instant::now() + wait;
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                if block.lines().any(|l| l == "event: sync-status") {
-                    let data = block
-                        .lines()
-                        .find_map(|l| l.strip_prefix("data: "))
-                        .expect("data");
-                    return Some(serde_json::from_str(data).unwrap());
-                }
-                continue;
-            }
-            let chunk = tokio::time::timeout_at(until, self.response.chunk())
-                .await
-                .ok()?
-                .unwrap()?;
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
-}
-
 /// Tomorrow 10:00–11:00 in the space's zone (London).
 fn tomorrow_at_ten() -> (chrono::DateTime<Utc>, String) {
     let day = Utc::now().with_timezone(&London).date_naive() + TimeDelta::days(1);
@@ -72,33 +33,6 @@ fn tomorrow_at_ten() -> (chrono::DateTime<Utc>, String) {
         .unwrap()
         .with_timezone(&Utc);
     (start, day.format("%Y-%m-%d").to_string())
-}
-
-async fn free_at(app: &TestApp, space_id: i64, date: &str, at: chrono::DateTime<Utc>) -> bool {
-    let c = client();
-    let grid = parse(
-        &post(
-            &c,
-            app,
-            "space_slots",
-            &[
-                ("space_id", space_id.to_string()),
-                ("date", date.to_owned()),
-            ],
-        )
-        .await
-        .1,
-    );
-    let slot = grid["days"][0]["slots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| {
-            chrono::DateTime::parse_from_rfc3339(s["starts_at"].as_str().unwrap()).unwrap() == at
-        })
-        .cloned()
-        .expect("the slot is on the grid");
-    slot["free"].as_bool().unwrap()
 }
 
 async fn a_room_event_reaches_an_open_space_page(app: TestApp) {
@@ -241,4 +175,41 @@ async fn streams_check_who_listens(app: TestApp) {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// Two instances on one PostgreSQL: a page held open by one hears a change
+/// made through the other (LISTEN/NOTIFY).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_on_one_instance_reaches_pages_served_by_another() {
+    let Some(first) = support::spawn_app(support::Db::Postgres).await else {
+        eprintln!("skipped: CALBRIDGE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    support::within_time_limit(async move {
+        let space_id = connected_space(&first).await;
+        let second = first.second_instance().await;
+        let path = format!("/events/spaces/{space_id}/sync");
+        let mut page = EventStream::open(&client(), &second, &path).await;
+        page.next(Duration::from_secs(10))
+            .await
+            .expect("a first status");
+        while page.next(Duration::from_millis(1500)).await.is_some() {}
+
+        // Revoked through the first instance: only it publishes the change.
+        let admin = signed_in(&first, ADMIN).await;
+        let (status, body) = post(
+            &admin,
+            &first,
+            "revoke_room",
+            &[("space_id", space_id.to_string())],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let pushed = page
+            .next(Duration::from_secs(10))
+            .await
+            .expect("the second instance's page heard the first's change");
+        assert_eq!(pushed["state"], "revoked", "{pushed}");
+    })
+    .await;
 }

@@ -11,21 +11,15 @@ mod support;
 use std::time::Duration;
 
 use backend::bookings::{self, BookingError, BookingRequest};
-use backend::entities::{external_busy_block, space};
-use backend::integration::{AccountType, IntegrationSettings};
-use backend::vault::Purpose;
+use backend::entities::external_busy_block;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use emulator::state::SignInAudience;
-use emulator::{DEMO, NewApp};
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use secrecy::SecretString;
 use serde_json::json;
 use support::{Db, TestApp, api_client, login, spawn_reachable_app, within_time_limit};
 
 const ADMIN: (&str, &str) = ("admin@calbridge.test", "calbridge-admin");
 const SEMINAR: &str = "room.seminar@contoso-library.onmicrosoft.com";
-const REDIRECT: &str = "http://127.0.0.1/oauth/microsoft/callback";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_webhook_over_http() {
@@ -50,50 +44,7 @@ async fn app(db: Db) -> Option<TestApp> {
     .await
 }
 
-/// The tenant granted Calendars.ReadWrite (Application), limited to the
-/// seminar room by an application access policy.
-async fn set_up(app: &TestApp) -> i64 {
-    let mut new = NewApp::web(
-        "Calbridge",
-        DEMO.tenant_id,
-        SignInAudience::AzureADMultipleOrgs,
-        REDIRECT,
-    );
-    new.application_permissions = vec!["Calendars.ReadWrite".into()];
-    new.admin_consent = true;
-    let emu = app.emulator();
-    let registered = emu.register_app(new);
-    emu.set_app_only_mailboxes(
-        registered.client_id,
-        Some(vec![emu.user_id(SEMINAR).unwrap()]),
-    );
-    let backend = &app.backend;
-    let secret = backend.vault.seal(
-        Purpose::ClientSecret,
-        &SecretString::from(registered.secret_value.clone()),
-    );
-    backend::integration::store::write(
-        &backend.db,
-        &IntegrationSettings {
-            application_id: Some(registered.client_id.to_string()),
-            client_secret: Some(secret),
-            secret_hint: Some(registered.secret_value[..3].to_owned()),
-            account_type: AccountType::SingleTenant,
-            tenant_id: Some(registered.tenant_id.to_string()),
-            active: true,
-            checked_at: Some(Utc::now()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    space::Entity::find()
-        .one(&backend.db)
-        .await
-        .unwrap()
-        .expect("a demo space")
-        .id
-}
+use support::rooms::set_up_application as set_up;
 
 async fn call(
     app: &TestApp,

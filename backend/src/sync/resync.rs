@@ -34,6 +34,8 @@ pub async fn resync(
     now: DateTime<Utc>,
 ) -> Result<Resync, DbErr> {
     let txn = backend.db.begin().await?;
+    // Reads, then writes: on SQLite take the write lock first.
+    crate::db::lock_for_write(&txn, "outbox").await?;
     let queued = queue_upcoming(&txn, subject, now).await?;
     let retried = retry_failed(&txn, subject, now).await?;
     if let Subject::Space(space_id) = subject {
@@ -54,6 +56,7 @@ pub async fn first_sync(
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     let txn = backend.db.begin().await?;
+    crate::db::lock_for_write(&txn, "outbox").await?;
     let queued = queue_upcoming(&txn, subject, now).await?;
     txn.commit().await?;
     backend.sync.wake();

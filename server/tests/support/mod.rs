@@ -11,6 +11,7 @@
 
 #![allow(dead_code)]
 
+pub mod live;
 pub mod rooms;
 
 use std::sync::Arc;
@@ -178,6 +179,31 @@ impl TestApp {
         drop(self);
         tokio::task::yield_now().await;
         start(dir, url, emulator).await
+    }
+
+    /// A second server on the same database and data directory (so the
+    /// same master key) and the same Microsoft, as another instance behind
+    /// a load balancer would be.
+    pub async fn second_instance(&self) -> TestApp {
+        let settings = settings(
+            self.dir.path(),
+            &self.database_url,
+            self.emulator().base_url(),
+        );
+        let app = Application::build(settings).await.expect("server builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let backend = app.backend().clone();
+        let server = tokio::spawn(async move {
+            app.run_until_stopped().await.expect("server runs");
+        });
+        TestApp {
+            address,
+            database_url: self.database_url.clone(),
+            backend,
+            emulator: None,
+            dir: self.dir.clone(),
+            server,
+        }
     }
 
     pub fn emulator(&self) -> &emulator::EmulatorHandle {

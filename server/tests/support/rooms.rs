@@ -157,3 +157,48 @@ pub async fn connected_space(app: &TestApp) -> i64 {
     assert_eq!(picked.status(), StatusCode::OK, "{:?}", picked.text().await);
     space_id
 }
+
+/// The tenant granted Calendars.ReadWrite (Application), limited to the
+/// seminar room by an application access policy.
+pub async fn set_up_application(app: &TestApp) -> i64 {
+    let mut new = NewApp::web(
+        "Calbridge",
+        DEMO.tenant_id,
+        SignInAudience::AzureADMultipleOrgs,
+        REDIRECT,
+    );
+    new.application_permissions = vec!["Calendars.ReadWrite".into()];
+    new.admin_consent = true;
+    let emu = app.emulator();
+    let registered = emu.register_app(new);
+    emu.set_app_only_mailboxes(
+        registered.client_id,
+        Some(vec![emu.user_id(SEMINAR).unwrap()]),
+    );
+    let backend = &app.backend;
+    let secret = backend.vault.seal(
+        Purpose::ClientSecret,
+        &SecretString::from(registered.secret_value.clone()),
+    );
+    backend::integration::store::write(
+        &backend.db,
+        &IntegrationSettings {
+            application_id: Some(registered.client_id.to_string()),
+            client_secret: Some(secret),
+            secret_hint: Some(registered.secret_value[..3].to_owned()),
+            account_type: AccountType::SingleTenant,
+            tenant_id: Some(registered.tenant_id.to_string()),
+            active: true,
+            checked_at: Some(Utc::now()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    space::Entity::find()
+        .one(&backend.db)
+        .await
+        .unwrap()
+        .expect("a demo space")
+        .id
+}
