@@ -21,7 +21,13 @@ pub const FRAN: (&str, &str) = (
     "Rooms-Pass-2024!",
 );
 pub const SEMINAR: &str = "room.seminar@contoso-library.onmicrosoft.com";
-const REDIRECT: &str = "http://127.0.0.1/oauth/microsoft/callback";
+/// The Redirect URL the admin registers: the server's own.
+fn redirect_url(app: &TestApp) -> String {
+    format!(
+        "{}/oauth/microsoft/callback",
+        app.backend.settings.public_base_url.trim_end_matches('/')
+    )
+}
 
 /// Registers the app at the emulator and activates the integration;
 /// returns the first demo space's id.
@@ -30,7 +36,7 @@ pub async fn set_up(app: &TestApp) -> i64 {
         "Calbridge",
         DEMO.tenant_id,
         SignInAudience::AzureADMultipleOrgs,
-        REDIRECT,
+        &redirect_url(app),
     );
     new.delegated_permissions = ROOM_SCOPES.iter().map(|s| s.to_string()).collect();
     let registered = app.emulator().register_app(new);
@@ -165,7 +171,7 @@ pub async fn set_up_application(app: &TestApp) -> i64 {
         "Calbridge",
         DEMO.tenant_id,
         SignInAudience::AzureADMultipleOrgs,
-        REDIRECT,
+        &redirect_url(app),
     );
     new.application_permissions = vec!["Calendars.ReadWrite".into()];
     new.admin_consent = true;
