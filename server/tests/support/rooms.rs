@@ -40,32 +40,7 @@ pub async fn set_up(app: &TestApp) -> i64 {
     );
     new.delegated_permissions = ROOM_SCOPES.iter().map(|s| s.to_string()).collect();
     let registered = app.emulator().register_app(new);
-    let backend = &app.backend;
-    let secret = backend.vault.seal(
-        Purpose::ClientSecret,
-        &SecretString::from(registered.secret_value.clone()),
-    );
-    backend::integration::store::write(
-        &backend.db,
-        &IntegrationSettings {
-            application_id: Some(registered.client_id.to_string()),
-            client_secret: Some(secret),
-            secret_hint: Some(registered.secret_value[..3].to_owned()),
-            account_type: AccountType::AnyOrganization,
-            tenant_id: Some(registered.tenant_id.to_string()),
-            active: true,
-            checked_at: Some(Utc::now()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    space::Entity::find()
-        .one(&backend.db)
-        .await
-        .unwrap()
-        .expect("a demo space")
-        .id
+    activate(app, &registered, AccountType::AnyOrganization).await
 }
 
 pub fn location(r: &reqwest::Response) -> String {
@@ -181,6 +156,16 @@ pub async fn set_up_application(app: &TestApp) -> i64 {
         registered.client_id,
         Some(vec![emu.user_id(SEMINAR).unwrap()]),
     );
+    activate(app, &registered, AccountType::SingleTenant).await
+}
+
+/// Saves `registered` as the integration, active; returns the first demo
+/// space's id.
+async fn activate(
+    app: &TestApp,
+    registered: &emulator::RegisteredApp,
+    account_type: AccountType,
+) -> i64 {
     let backend = &app.backend;
     let secret = backend.vault.seal(
         Purpose::ClientSecret,
@@ -192,7 +177,7 @@ pub async fn set_up_application(app: &TestApp) -> i64 {
             application_id: Some(registered.client_id.to_string()),
             client_secret: Some(secret),
             secret_hint: Some(registered.secret_value[..3].to_owned()),
-            account_type: AccountType::SingleTenant,
+            account_type,
             tenant_id: Some(registered.tenant_id.to_string()),
             active: true,
             checked_at: Some(Utc::now()),
