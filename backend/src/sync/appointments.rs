@@ -110,10 +110,13 @@ async fn run(ctx: &Ctx<'_>, job: &outbox::Model) -> Result<Outcome, sea_orm::DbE
         .one(&backend.db)
         .await?;
     if appt.status != "active" {
-        return remove(ctx, &connection, link).await;
+        return remove(ctx, &connection, &appt, link).await;
     }
     let body = event_body(&appt);
-    if let Some(link) = link.filter(|l| l.connection_id == connection.id) {
+    if let Some(link) = link
+        .as_ref()
+        .filter(|l| l.connection_id == connection.id && l.graph_event_id != CREATE_SENT)
+    {
         match calls::call(
             backend,
             &connection,
@@ -128,25 +131,38 @@ async fn run(ctx: &Ctx<'_>, job: &outbox::Model) -> Result<Outcome, sea_orm::DbE
             Err(f) => return Ok(Outcome::Failed(f)),
         }
     }
-    create(ctx, &connection, &appt, body).await
+    create(ctx, &connection, &appt, body, link).await
 }
+
+/// The `graph_event_id` of a link written just before a create is sent.
+/// From then on an event may exist in Outlook that Calbridge has no id
+/// for: the answer can be lost (a timeout, a dropped connection, a 5xx
+/// after the write) or the process can die before the id is stored. Only
+/// the `transactionId` is known, and it finds the event again.
+const CREATE_SENT: &str = "";
 
 async fn create(
     ctx: &Ctx<'_>,
     connection: &calendar_connection::Model,
     appt: &appointment::Model,
     mut body: Value,
+    link: Option<event_link::Model>,
 ) -> Result<Outcome, sea_orm::DbErr> {
     let (backend, holder) = (ctx.backend, ctx.holder);
     let txn_id = transaction_id(&backend.settings.public_base_url, appt.id);
     body["transactionId"] = json!(txn_id);
-    let created = match calls::call(backend, connection, Op::Create(&body), holder).await {
+    // Say a create is on its way before sending it. Without this, an
+    // appointment cancelled after a create whose answer was lost had no
+    // link, its cancel deleted nothing, and the event stayed in Outlook
+    // for good (found by the fault soak: a lost answer, then a 503 on the
+    // quick retry, then the cancel).
+    let sent_marked = matches!(&link, Some(l) if l.connection_id == connection.id
+        && l.graph_event_id == CREATE_SENT);
+    if !sent_marked {
+        save_link(&backend.db, link, connection, appt.id, CREATE_SENT, &txn_id).await?;
+    }
+    let created = match create_or_find(backend, connection, &body, holder).await {
         Ok(v) => v,
-        Err(CallFailure::NotFound) => {
-            return Ok(Outcome::Failed(CallFailure::Permanent(
-                "Graph answered 404 to creating the event: the calendar was not found".into(),
-            )));
-        }
         Err(f) => return Ok(Outcome::Failed(f)),
     };
     let Some(event_id) = created.get("id").and_then(Value::as_str) else {
@@ -154,6 +170,16 @@ async fn create(
             "Graph created the event but returned no id".into(),
         )));
     };
+    // A replayed create returns the event as the first attempt made it:
+    // if the appointment moved since (the first answer was lost, then the
+    // appointment was rescheduled), bring it up to date, or Outlook keeps
+    // the old time (found by the fault soak).
+    if !same_times(&created, &body) {
+        if let Err(f) = calls::call(backend, connection, Op::Update(event_id, &body), holder).await
+        {
+            return Ok(Outcome::Failed(f));
+        }
+    }
     // The link is written with (never after) "done": a crash before the
     // commit replays the create with the same transactionId, which Graph
     // answers with the event it already made; after it, a replay updates.
@@ -170,6 +196,33 @@ async fn create(
     let held = crate::outbox::mark_done(&txn, ctx.job_id, ctx.worker).await?;
     txn.commit().await?;
     Ok(Outcome::Recorded(held))
+}
+
+/// `POST` with the body's `transactionId`: Graph answers a repeat with the
+/// event the first one made.
+async fn create_or_find(
+    backend: &Backend,
+    connection: &calendar_connection::Model,
+    body: &Value,
+    holder: &str,
+) -> Result<Value, CallFailure> {
+    match calls::call(backend, connection, Op::Create(body), holder).await {
+        Err(CallFailure::NotFound) => Err(CallFailure::Permanent(
+            "Graph answered 404 to creating the event: the calendar was not found".into(),
+        )),
+        other => other,
+    }
+}
+
+/// Whether Graph's event has the start and end of `body` (Graph writes
+/// `2030-05-01T10:00:00.0000000` for our `2030-05-01T10:00:00`).
+fn same_times(event: &Value, body: &Value) -> bool {
+    ["start", "end"].iter().all(|k| {
+        let ours = body[k]["dateTime"].as_str().unwrap_or_default();
+        let theirs = event[k]["dateTime"].as_str().unwrap_or_default();
+        let zone = event[k]["timeZone"].as_str().unwrap_or("UTC");
+        zone == "UTC" && !ours.is_empty() && theirs.starts_with(ours)
+    })
 }
 
 async fn save_link(
@@ -218,6 +271,7 @@ async fn save_link(
 async fn remove(
     ctx: &Ctx<'_>,
     connection: &calendar_connection::Model,
+    appt: &appointment::Model,
     link: Option<event_link::Model>,
 ) -> Result<Outcome, sea_orm::DbErr> {
     let (backend, holder) = (ctx.backend, ctx.holder);
@@ -227,14 +281,26 @@ async fn remove(
         ));
     };
     if link.connection_id == connection.id {
-        match calls::call(
-            backend,
-            connection,
-            Op::Delete(&link.graph_event_id),
-            holder,
-        )
-        .await
-        {
+        let mut event_id = link.graph_event_id.clone();
+        if event_id == CREATE_SENT {
+            // A create was sent and its answer never stored: the event may
+            // exist. The same transactionId finds it (or makes it, when
+            // the create never arrived), and then it is deleted.
+            let mut body = event_body(appt);
+            body["transactionId"] = json!(link.transaction_id);
+            match create_or_find(backend, connection, &body, holder).await {
+                Ok(v) => match v.get("id").and_then(Value::as_str) {
+                    Some(id) => event_id = id.to_owned(),
+                    None => {
+                        return Ok(Outcome::Failed(CallFailure::Permanent(
+                            "Graph created the event but returned no id".into(),
+                        )));
+                    }
+                },
+                Err(f) => return Ok(Outcome::Failed(f)),
+            }
+        }
+        match calls::call(backend, connection, Op::Delete(&event_id), holder).await {
             // 404: already gone (deleted in Outlook) — the goal is reached.
             Ok(_) | Err(CallFailure::NotFound) => {}
             Err(f) => return Ok(Outcome::Failed(f)),

@@ -67,6 +67,23 @@ pub async fn call(
             .await
             .map_err(|e| CallFailure::Backoff(format!("database: {e}")))?;
         let result = send(backend, &token.token, &op).await;
+        // A Retry-After closes the mailbox *before* this request's slot is
+        // given back. Released first, the slot went to a waiting request
+        // (here, or on PostgreSQL in another instance) that had not seen
+        // the gate yet and went out inside the Retry-After: an early retry
+        // that Graph answers with another 429 (found by the fault soak).
+        let throttle_wait = match &result {
+            Err(GraphError::Throttled { retry_after, .. }) => {
+                let wait = retry_after.unwrap_or_else(|| jittered(Duration::from_secs(2), attempt));
+                let _ = backend
+                    .sync
+                    .limiter
+                    .close_for(&backend.db, &connection.account, wait)
+                    .await;
+                Some(wait)
+            }
+            _ => None,
+        };
         permit.release().await;
         match result {
             Ok(v) => {
@@ -87,17 +104,8 @@ pub async fn call(
             }
             Err(GraphError::NotFound { .. }) => return Err(CallFailure::NotFound),
             Err(GraphError::Gone { .. }) => return Err(CallFailure::Gone),
-            Err(GraphError::Throttled {
-                status,
-                code,
-                retry_after,
-            }) => {
-                let wait = retry_after.unwrap_or_else(|| jittered(Duration::from_secs(2), attempt));
-                let _ = backend
-                    .sync
-                    .limiter
-                    .close_for(&backend.db, &connection.account, wait)
-                    .await;
+            Err(GraphError::Throttled { status, code, .. }) => {
+                let wait = throttle_wait.unwrap_or_default();
                 return Err(CallFailure::RetryAfter(
                     wait,
                     format!("Graph throttled ({status} {code}); retrying after {wait:?}"),

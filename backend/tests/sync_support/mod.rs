@@ -303,6 +303,20 @@ async fn change(
 ) {
     let now = Utc::now();
     let txn = backend.db.begin().await.unwrap();
+    // SQLite: write first, so the transaction holds the write lock before
+    // it reads (a deferred read-then-write fails with "database is
+    // locked" when a sync worker commits in between; see
+    // `bookings::begin_write`).
+    use sea_orm::ConnectionTrait;
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+        txn.execute(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Sqlite,
+            "UPDATE appointments SET id = id WHERE id = ?",
+            [id.into()],
+        ))
+        .await
+        .unwrap();
+    }
     let row = appointment::Entity::find_by_id(id)
         .one(&txn)
         .await
