@@ -26,15 +26,12 @@ mod sync_support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use backend::Backend;
-use backend::entities::appointment;
 use backend::sync::Worker;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use emulator::DEMO;
 use emulator::faults::{FaultConfig, FaultKind};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sea_orm::EntityTrait;
 use sync_support::*;
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -72,103 +69,6 @@ pub fn soak_faults(rate: f64, seed: u64) -> FaultConfig {
         // "crossed", the rest as early retries.
         retry_after_grace_ms: env_number("CALBRIDGE_SOAK_GRACE_MS", 100),
         ..FaultConfig::default()
-    }
-}
-
-/// What one soak run saw.
-#[derive(Debug, Default)]
-pub struct Tally {
-    pub missing: usize,
-    pub stale: usize,
-    pub not_deleted: usize,
-    pub duplicated: usize,
-    pub unexplained: usize,
-}
-
-impl Tally {
-    pub fn lost(&self) -> usize {
-        self.missing + self.stale + self.not_deleted
-    }
-    pub fn duplicated(&self) -> usize {
-        self.duplicated + self.unexplained
-    }
-}
-
-fn subject_of(patron: &str) -> String {
-    format!("Appointment: {patron}")
-}
-
-/// Compares every appointment in the database with the mailboxes of the
-/// emulator. `mailboxes` maps a staff user id to its Outlook address.
-pub async fn tally(
-    backend: &Backend,
-    emu: &emulator::EmulatorHandle,
-    mailboxes: &HashMap<i64, String>,
-) -> Tally {
-    let appointments = appointment::Entity::find().all(&backend.db).await.unwrap();
-    let mut events: HashMap<(String, String), Vec<String>> = HashMap::new();
-    for mailbox in mailboxes.values() {
-        for e in emu.events(mailbox) {
-            let subject = e["subject"].as_str().unwrap_or_default().to_owned();
-            let start = e["start"]["dateTime"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            events
-                .entry((mailbox.to_lowercase(), subject))
-                .or_default()
-                .push(start);
-        }
-    }
-    let mut t = Tally::default();
-    for a in &appointments {
-        let mailbox = mailboxes[&a.staff_id].to_lowercase();
-        let found = events
-            .remove(&(mailbox, subject_of(&a.patron_name)))
-            .unwrap_or_default();
-        if a.status == "active" {
-            let expected = a.starts_at.format("%Y-%m-%dT%H:%M:%S").to_string();
-            match found.len() {
-                0 => t.missing += 1,
-                n => {
-                    if !found.iter().any(|s| s.starts_with(&expected)) {
-                        t.stale += 1;
-                    }
-                    t.duplicated += n - 1;
-                }
-            }
-        } else if !found.is_empty() {
-            if std::env::var_os("SOAK_DEBUG").is_some() {
-                let js: Vec<_> = jobs(backend)
-                    .await
-                    .into_iter()
-                    .filter(|j| j.aggregate_id == a.id)
-                    .map(|j| (j.id, j.kind, j.status, j.attempts, j.last_error))
-                    .collect();
-                println!(
-                    "not deleted: appointment {} events {found:?} jobs {js:?}",
-                    a.id
-                );
-            }
-            t.not_deleted += 1;
-            t.duplicated += found.len() - 1;
-        }
-    }
-    t.unexplained = events.values().map(Vec::len).sum();
-    t
-}
-
-/// Waits until no job is pending (all done, failed or paused) or
-/// `limit` passes; returns the jobs not done.
-pub async fn drain(backend: &Backend, limit: Duration) -> Vec<backend::entities::outbox::Model> {
-    let started = Instant::now();
-    loop {
-        let all = jobs(backend).await;
-        let waiting = all.iter().filter(|j| j.status == "pending").count();
-        if waiting == 0 || started.elapsed() > limit {
-            return all.into_iter().filter(|j| j.status != "done").collect();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

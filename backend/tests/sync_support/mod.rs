@@ -360,3 +360,104 @@ pub async fn jobs(backend: &Backend) -> Vec<backend::entities::outbox::Model> {
         .await
         .unwrap()
 }
+
+/// What a soak or crash run left in the mailboxes (see [`tally`]).
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub missing: usize,
+    pub stale: usize,
+    pub not_deleted: usize,
+    pub duplicated: usize,
+    pub unexplained: usize,
+}
+
+impl Tally {
+    pub fn lost(&self) -> usize {
+        self.missing + self.stale + self.not_deleted
+    }
+    pub fn duplicated(&self) -> usize {
+        self.duplicated + self.unexplained
+    }
+}
+
+fn subject_of(patron: &str) -> String {
+    format!("Appointment: {patron}")
+}
+
+/// Compares every appointment in the database with the mailboxes of the
+/// emulator. `mailboxes` maps a staff user id to its Outlook address.
+pub async fn tally(
+    backend: &Backend,
+    emu: &EmulatorHandle,
+    mailboxes: &std::collections::HashMap<i64, String>,
+) -> Tally {
+    let appointments = appointment::Entity::find().all(&backend.db).await.unwrap();
+    let mut events: std::collections::HashMap<(String, String), Vec<String>> =
+        std::collections::HashMap::new();
+    for mailbox in mailboxes.values() {
+        for e in emu.events(mailbox) {
+            let subject = e["subject"].as_str().unwrap_or_default().to_owned();
+            let start = e["start"]["dateTime"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            events
+                .entry((mailbox.to_lowercase(), subject))
+                .or_default()
+                .push(start);
+        }
+    }
+    let mut t = Tally::default();
+    for a in &appointments {
+        let mailbox = mailboxes[&a.staff_id].to_lowercase();
+        let found = events
+            .remove(&(mailbox, subject_of(&a.patron_name)))
+            .unwrap_or_default();
+        if a.status == "active" {
+            let expected = a.starts_at.format("%Y-%m-%dT%H:%M:%S").to_string();
+            match found.len() {
+                0 => t.missing += 1,
+                n => {
+                    if !found.iter().any(|s| s.starts_with(&expected)) {
+                        t.stale += 1;
+                    }
+                    t.duplicated += n - 1;
+                }
+            }
+        } else if !found.is_empty() {
+            if std::env::var_os("SOAK_DEBUG").is_some() {
+                let js: Vec<_> = jobs(backend)
+                    .await
+                    .into_iter()
+                    .filter(|j| j.aggregate_id == a.id)
+                    .map(|j| (j.id, j.kind, j.status, j.attempts, j.last_error))
+                    .collect();
+                println!(
+                    "not deleted: appointment {} events {found:?} jobs {js:?}",
+                    a.id
+                );
+            }
+            t.not_deleted += 1;
+            t.duplicated += found.len() - 1;
+        }
+    }
+    t.unexplained = events.values().map(Vec::len).sum();
+    t
+}
+
+/// Waits until no job is pending (all done, failed or paused) or
+/// `limit` passes; returns the jobs not done.
+pub async fn drain(
+    backend: &Backend,
+    limit: std::time::Duration,
+) -> Vec<backend::entities::outbox::Model> {
+    let started = std::time::Instant::now();
+    loop {
+        let all = jobs(backend).await;
+        let waiting = all.iter().filter(|j| j.status == "pending").count();
+        if waiting == 0 || started.elapsed() > limit {
+            return all.into_iter().filter(|j| j.status != "done").collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
