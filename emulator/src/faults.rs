@@ -129,6 +129,11 @@ pub struct Stats {
     /// client can have read the answer (they crossed it on the wire).
     #[serde(default)]
     pub crossed_retry_after: u64,
+    /// Of `early_retries`: the throttled request itself sent again (same
+    /// method, path, query and body) before its Retry-After had passed —
+    /// a retry that cannot have crossed its answer.
+    #[serde(default)]
+    pub early_repeats: u64,
     pub concurrency_rejections: u64,
     /// 429s for the 10,000-requests-in-10-minutes limit.
     #[serde(default)]
@@ -293,10 +298,12 @@ impl Faults {
             return None;
         }
         let grace = chrono::Duration::milliseconds(i.config.retry_after_grace_ms as i64);
-        if now < gate.given + grace && !gate.requests.contains(&request) {
+        let repeat = gate.requests.contains(&request);
+        if now < gate.given + grace && !repeat {
             i.stats.crossed_retry_after += 1;
         } else {
             i.stats.early_retries += 1;
+            i.stats.early_repeats += u64::from(repeat);
         }
         if !gate.enforced {
             return None;
