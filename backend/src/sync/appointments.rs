@@ -174,11 +174,10 @@ async fn create(
     // if the appointment moved since (the first answer was lost, then the
     // appointment was rescheduled), bring it up to date, or Outlook keeps
     // the old time (found by the fault soak).
-    if !same_times(&created, &body) {
-        if let Err(f) = calls::call(backend, connection, Op::Update(event_id, &body), holder).await
-        {
-            return Ok(Outcome::Failed(f));
-        }
+    if !same_times(&created, &body)
+        && let Err(f) = calls::call(backend, connection, Op::Update(event_id, &body), holder).await
+    {
+        return Ok(Outcome::Failed(f));
     }
     // The link is written with (never after) "done": a crash before the
     // commit replays the create with the same transactionId, which Graph
