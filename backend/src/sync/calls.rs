@@ -44,10 +44,10 @@ const QUICK_RETRIES: u32 = 3;
 const QUICK_BASE: Duration = Duration::from_millis(150);
 /// After waiting this long for a mailbox slot, the access token is read
 /// again before the request goes out.
-const TOKEN_REREAD_AFTER: Duration = Duration::from_secs(1);
+pub(crate) const TOKEN_REREAD_AFTER: Duration = Duration::from_secs(1);
 /// Refreshes one call may ask for (one per long wait); a bound, so a
 /// Graph that refuses every new token cannot keep a job in a loop.
-const MAX_REFRESHES: u32 = 3;
+pub(crate) const MAX_REFRESHES: u32 = 3;
 
 /// Full jitter: a random wait up to base × 2^attempt.
 pub fn jittered(base: Duration, attempt: u32) -> Duration {
