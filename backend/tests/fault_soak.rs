@@ -28,7 +28,6 @@ use std::time::{Duration, Instant};
 
 use backend::sync::Worker;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use emulator::DEMO;
 use emulator::faults::{FaultConfig, FaultKind};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -117,27 +116,10 @@ async fn fault_soak() {
     let backend = &env.backend;
 
     // Staff members, each with an Outlook mailbox of their own.
-    let mut mailboxes = HashMap::new();
-    connect(backend, env.staff_id, SAM).await;
-    mailboxes.insert(env.staff_id, SAM.to_owned());
-    for i in 1..staff_count {
-        let upn = if i == 1 {
-            ALEX.to_owned()
-        } else {
-            let upn = format!("soak.staff{i}@contoso-library.onmicrosoft.com");
-            env.emu.add_user(
-                DEMO.tenant_id,
-                &upn,
-                &format!("Soak Staff {i}"),
-                STAFF_PASSWORD,
-                false,
-            );
-            upn
-        };
-        let id = staff_member(backend, &format!("soak{i}@calbridge.test")).await;
-        connect(backend, id, &upn).await;
-        mailboxes.insert(id, upn);
-    }
+    let mailboxes: HashMap<i64, String> = staff_with_mailboxes(&env, staff_count, "soak")
+        .await
+        .into_iter()
+        .collect();
     let staff: Vec<i64> = mailboxes.keys().copied().collect();
 
     env.emu

@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use backend::Backend;
 use backend::sync::Worker;
-use emulator::DEMO;
 use sync_support::*;
 
 const STAFF: usize = 4;
@@ -51,28 +50,10 @@ async fn two_instances_share_the_outbox_and_refresh_once_per_expiry() {
         sync_support::test_vault(),
     );
 
-    let mut upns = vec![SAM.to_owned()];
-    let mut staff = vec![env.staff_id];
-    connect(&a, env.staff_id, SAM).await;
-    for i in 1..STAFF {
-        let upn = if i == 1 {
-            ALEX.to_owned()
-        } else {
-            let upn = format!("pair.staff{i}@contoso-library.onmicrosoft.com");
-            env.emu.add_user(
-                DEMO.tenant_id,
-                &upn,
-                &format!("Pair Staff {i}"),
-                STAFF_PASSWORD,
-                false,
-            );
-            upn
-        };
-        let id = staff_member(&a, &format!("pair{i}@calbridge.test")).await;
-        connect(&a, id, &upn).await;
-        upns.push(upn);
-        staff.push(id);
-    }
+    let (staff, upns): (Vec<i64>, Vec<String>) = staff_with_mailboxes(&env, STAFF, "pair")
+        .await
+        .into_iter()
+        .unzip();
     for n in 0..JOBS {
         // Round robin, so every mailbox has work until the end.
         book(

@@ -20,7 +20,6 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use emulator::DEMO;
 use emulator::faults::FaultConfig;
 use sync_support::*;
 
@@ -113,27 +112,10 @@ async fn killed_and_restarted_mid_sync_loses_and_duplicates_nothing() {
 
     // Staff, their mailboxes, and the work, all in the database before
     // the server first starts.
-    let mut mailboxes = HashMap::new();
-    connect(backend, env.staff_id, SAM).await;
-    mailboxes.insert(env.staff_id, SAM.to_owned());
-    for i in 1..4 {
-        let upn = if i == 1 {
-            ALEX.to_owned()
-        } else {
-            let upn = format!("crash.staff{i}@contoso-library.onmicrosoft.com");
-            env.emu.add_user(
-                DEMO.tenant_id,
-                &upn,
-                &format!("Crash Staff {i}"),
-                STAFF_PASSWORD,
-                false,
-            );
-            upn
-        };
-        let id = staff_member(backend, &format!("crash{i}@calbridge.test")).await;
-        connect(backend, id, &upn).await;
-        mailboxes.insert(id, upn);
-    }
+    let mailboxes: HashMap<i64, String> = staff_with_mailboxes(&env, 4, "crash")
+        .await
+        .into_iter()
+        .collect();
     let staff: Vec<i64> = mailboxes.keys().copied().collect();
     let mut ids = vec![];
     for n in 0..total {

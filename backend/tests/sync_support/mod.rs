@@ -461,3 +461,32 @@ pub async fn drain(
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// `n` staff members, each connected to an Outlook mailbox of their own:
+/// the environment's staff member (Sam), Alex, then new emulator users
+/// `{prefix}.staff{i}@contoso-library.onmicrosoft.com`. Returns
+/// (staff user id, mailbox) in that order.
+pub async fn staff_with_mailboxes(env: &SyncEnv, n: usize, prefix: &str) -> Vec<(i64, String)> {
+    let backend = &env.backend;
+    connect(backend, env.staff_id, SAM).await;
+    let mut staff = vec![(env.staff_id, SAM.to_owned())];
+    for i in 1..n.max(1) {
+        let upn = if i == 1 {
+            ALEX.to_owned()
+        } else {
+            let upn = format!("{prefix}.staff{i}@contoso-library.onmicrosoft.com");
+            env.emu.add_user(
+                DEMO.tenant_id,
+                &upn,
+                &format!("Staff {i}"),
+                STAFF_PASSWORD,
+                false,
+            );
+            upn
+        };
+        let id = staff_member(backend, &format!("{prefix}{i}@calbridge.test")).await;
+        connect(backend, id, &upn).await;
+        staff.push((id, upn));
+    }
+    staff
+}
