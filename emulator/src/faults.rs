@@ -3,7 +3,7 @@
 //! (Microsoft Graph: "Microsoft Graph throttling guidance" and "Outlook
 //! service limits": 4 concurrent requests per app per mailbox).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -45,6 +45,11 @@ pub enum FaultKind {
     /// as when a grant dies between two requests.
     #[serde(rename = "invalid_grant")]
     InvalidGrant,
+    /// Graph only: 429 `ApplicationThrottled` "over its MailboxConcurrency
+    /// limit" with the settings' `concurrency_retry_after_secs`, whatever
+    /// is in flight (as when another app instance holds the slots).
+    #[serde(rename = "mailbox_concurrency")]
+    MailboxConcurrency,
 }
 
 impl FaultKind {
@@ -56,6 +61,7 @@ impl FaultKind {
     pub fn applies_to(self, target: Target) -> bool {
         match self {
             Self::InvalidGrant => target == Target::Token,
+            Self::MailboxConcurrency => target == Target::Graph,
             _ => true,
         }
     }
@@ -87,6 +93,11 @@ pub struct FaultConfig {
     pub targets: Vec<Target>,
     /// Seed for the draws (reproducible runs).
     pub seed: Option<u64>,
+    /// A request arriving this soon after a Retry-After was given for its
+    /// app and mailbox was sent before the client could read it: counted
+    /// as `crossed_retry_after`, not as an early retry (it is still
+    /// refused when the Retry-After came with a 429).
+    pub retry_after_grace_ms: u64,
 }
 
 impl Default for FaultConfig {
@@ -99,6 +110,7 @@ impl Default for FaultConfig {
             timeout_ms: 30_000,
             targets: vec![Target::Graph],
             seed: None,
+            retry_after_grace_ms: 0,
         }
     }
 }
@@ -108,8 +120,20 @@ pub struct Stats {
     pub faults_injected: u64,
     /// 429s of any cause.
     pub throttled: u64,
-    /// Requests that came back before their Retry-After had passed.
+    /// Requests that came back before a Retry-After (of a 429 or a 503)
+    /// given for their app and mailbox had passed, counted from the moment
+    /// it was given plus `retry_after_grace_ms`.
     pub early_retries: u64,
+    /// Requests that arrived before such a Retry-After had passed but
+    /// within `retry_after_grace_ms` of it being given: sent before the
+    /// client can have read the answer (they crossed it on the wire).
+    #[serde(default)]
+    pub crossed_retry_after: u64,
+    /// Of `early_retries`: the throttled request itself sent again (same
+    /// method, path, query and body) before its Retry-After had passed —
+    /// a retry that cannot have crossed its answer.
+    #[serde(default)]
+    pub early_repeats: u64,
     pub concurrency_rejections: u64,
     /// 429s for the 10,000-requests-in-10-minutes limit.
     #[serde(default)]
@@ -126,9 +150,25 @@ struct Inner {
     recent: HashMap<(Uuid, Uuid), VecDeque<DateTime<Utc>>>,
     rng: StdRng,
     /// Retry-After deadlines by (client, mailbox) key.
-    gates: HashMap<String, DateTime<Utc>>,
+    gates: HashMap<String, Gate>,
     in_flight: HashMap<(Uuid, Uuid), usize>,
     stats: Stats,
+}
+
+/// A Retry-After given to a (client, mailbox).
+#[derive(Debug, Clone)]
+struct Gate {
+    /// The requests that were answered with it (method, path, query and
+    /// body, hashed): the same request again before `until` is an early
+    /// retry whenever it arrives, as only its answer can have prompted it.
+    requests: HashSet<u64>,
+    /// When it was (last) given.
+    given: DateTime<Utc>,
+    until: DateTime<Utc>,
+    /// A 429's wait is enforced (an early request is throttled again);
+    /// a 503's or a MailboxConcurrency 429's is only counted, as Graph
+    /// answers those by what happens to be going on at the time.
+    enforced: bool,
 }
 
 pub struct Faults {
@@ -247,25 +287,63 @@ impl Faults {
     }
 
     /// A client must not come back before the Retry-After it was given:
-    /// one that does gets 429 again (and is counted).
-    pub fn early_retry(&self, key: &str, now: DateTime<Utc>) -> Option<f64> {
+    /// one that does is counted, and after a 429 gets 429 again (the
+    /// remaining wait is returned). `request` identifies the request (see
+    /// `GraphRequest::signature`).
+    pub fn early_retry(&self, key: &str, request: u64, now: DateTime<Utc>) -> Option<f64> {
         let mut i = self.inner.lock();
-        let until = *i.gates.get(key)?;
-        if now >= until {
+        let gate = i.gates.get(key)?.clone();
+        if now >= gate.until {
             i.gates.remove(key);
             return None;
         }
-        i.stats.early_retries += 1;
+        let grace = chrono::Duration::milliseconds(i.config.retry_after_grace_ms as i64);
+        let repeat = gate.requests.contains(&request);
+        if now < gate.given + grace && !repeat {
+            i.stats.crossed_retry_after += 1;
+        } else {
+            i.stats.early_retries += 1;
+            i.stats.early_repeats += u64::from(repeat);
+        }
+        if !gate.enforced {
+            return None;
+        }
         i.stats.throttled += 1;
-        Some((until - now).num_milliseconds() as f64 / 1000.0)
+        Some((gate.until - now).num_milliseconds() as f64 / 1000.0)
     }
 
-    /// Remember that `key` was told to wait `secs`.
-    pub fn throttled(&self, key: &str, now: DateTime<Utc>, secs: f64) {
+    /// Remember that `key` was told by a 429 to wait `secs` (answering
+    /// `request`).
+    pub fn throttled(&self, key: &str, request: u64, now: DateTime<Utc>, secs: f64) {
+        self.inner.lock().stats.throttled += 1;
+        self.gate(key, request, now, secs, true);
+    }
+
+    /// Remember that `key` was given a Retry-After of `secs` that Graph
+    /// does not enforce (503, MailboxConcurrency): an early comeback is
+    /// counted, not refused.
+    pub fn advised(&self, key: &str, request: u64, now: DateTime<Utc>, secs: f64) {
+        self.gate(key, request, now, secs, false);
+    }
+
+    fn gate(&self, key: &str, request: u64, now: DateTime<Utc>, secs: f64, enforced: bool) {
         let mut i = self.inner.lock();
-        i.stats.throttled += 1;
         let until = now + chrono::Duration::milliseconds((secs * 1000.0) as i64);
-        i.gates.insert(key.to_string(), until);
+        let fresh = Gate {
+            requests: HashSet::from([request]),
+            given: now,
+            until,
+            enforced,
+        };
+        let gate = i.gates.entry(key.to_string()).or_insert(fresh.clone());
+        if gate.until <= now {
+            *gate = fresh;
+        } else {
+            gate.requests.insert(request);
+            gate.given = gate.given.max(now);
+            gate.until = gate.until.max(until);
+            gate.enforced |= enforced;
+        }
     }
 
     /// Graph's 10,000 requests per app per mailbox in 10 minutes: admit
@@ -293,10 +371,12 @@ impl Faults {
         None
     }
 
-    /// Count a 429 that sets no waiting period (a MailboxConcurrency
-    /// rejection depends on what is in flight, not on time).
-    pub fn count_throttled(&self) {
+    /// Count a MailboxConcurrency 429: its Retry-After is advice (the
+    /// rejection depends on what is in flight, not on time), so an early
+    /// comeback is counted but not refused.
+    pub fn count_throttled(&self, key: &str, request: u64, now: DateTime<Utc>, secs: f64) {
         self.inner.lock().stats.throttled += 1;
+        self.advised(key, request, now, secs);
     }
 
     /// Take one of the `limit` concurrent slots of (app, mailbox).

@@ -342,3 +342,57 @@ async fn request_log_records_graph_calls_without_tokens() {
     assert_eq!(entry["mailbox"], DEMO.staff[0].upn);
     assert!(!log.to_string().contains(&token));
 }
+
+#[tokio::test]
+async fn mailbox_concurrency_fault_and_503_retry_after_count_early_comebacks() {
+    let emu = start().await;
+    let api = staff_api(&emu).await;
+    emu.update_settings(|s| s.concurrency_retry_after_secs = 0.75);
+    emu.push_faults([FaultKind::MailboxConcurrency]);
+    let r = api.get("/me/events").await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.error_code(), "ApplicationThrottled");
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("MailboxConcurrency"), "{message}");
+    assert_eq!(r.header("retry-after").as_deref(), Some("0.75"));
+    // Back at once: counted, but not refused (the limit is about what is
+    // in flight, and nothing is).
+    assert_eq!(api.get("/me/events").await.status, 200);
+    assert_eq!(emu.stats().early_retries, 1);
+    emu.advance_clock(Duration::milliseconds(800));
+    assert_eq!(api.get("/me/events").await.status, 200);
+    assert_eq!(emu.stats().early_retries, 1);
+
+    // A 503's Retry-After is counted the same way.
+    emu.push_faults([FaultKind::ServiceUnavailable]);
+    assert_eq!(api.get("/me/events").await.status, 503);
+    assert_eq!(api.get("/me/events").await.status, 200);
+    assert_eq!(emu.stats().early_retries, 2);
+    emu.advance_clock(Duration::seconds(3));
+    assert_eq!(api.get("/me/events").await.status, 200);
+    assert_eq!(emu.stats().early_retries, 2);
+
+    // Within the grace, another request crossed the answer on the wire:
+    // counted apart (and, after a 429, still refused). The throttled
+    // request itself sent again is an early retry whenever it comes.
+    emu.set_faults(FaultConfig {
+        retry_after_grace_ms: 60_000,
+        ..FaultConfig::default()
+    });
+    emu.push_faults([FaultKind::TooManyRequests]);
+    assert_eq!(api.get("/me/events").await.status, 429);
+    assert_eq!(api.get("/me/calendar").await.status, 429);
+    let stats = emu.stats();
+    assert_eq!((stats.early_retries, stats.crossed_retry_after), (2, 1));
+    assert_eq!(api.get("/me/events").await.status, 429);
+    let stats = emu.stats();
+    assert_eq!((stats.early_retries, stats.crossed_retry_after), (3, 1));
+    // Each early retry so far was `GET /me/events` sent again.
+    assert_eq!(stats.early_repeats, 3);
+
+    // Random draws of the kind never reach the token endpoint.
+    let config: FaultConfig =
+        serde_json::from_value(json!({"rate": 1.0, "kinds": ["mailbox_concurrency"]})).unwrap();
+    assert_eq!(config.kinds, [FaultKind::MailboxConcurrency]);
+    assert!(!FaultKind::MailboxConcurrency.applies_to(emulator::faults::Target::Token));
+}

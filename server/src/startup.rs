@@ -91,6 +91,11 @@ impl Application {
         let sweeper = tokio::spawn(sweep_expired_sessions(store));
         // The sync workers (when `sync.enabled`): two per process, so a
         // slow job never holds back the claiming of the next ones.
+        if self.backend.settings.sync.enabled
+            && let Err(e) = backend::sync::recover_after_restart(&self.backend).await
+        {
+            tracing::warn!(error = %e, "could not release sync jobs left by a stopped process");
+        }
         let workers = backend::sync::spawn_workers(&self.backend, 2);
         // Live status changes made by other instances (PostgreSQL only).
         let relay = self.backend.sync.changes.spawn_relay(&self.backend.db);

@@ -17,7 +17,7 @@ use super::app::{self, AppTokenError, RoomAuth};
 use crate::Backend;
 use crate::connections::{self, TokenFailure};
 use crate::microsoft::GraphError;
-use crate::sync::calls::{CallFailure, jittered};
+use crate::sync::calls::{CallFailure, MAX_REFRESHES, TOKEN_REREAD_AFTER, jittered};
 
 const QUICK_RETRIES: u32 = 3;
 const QUICK_BASE: Duration = Duration::from_millis(150);
@@ -74,14 +74,28 @@ pub async fn call(
 ) -> Result<Value, CallFailure> {
     let mut token = token_for(backend, auth, None, holder).await?;
     let mut refreshed = false;
+    let mut refreshes = 0;
     let mut attempt = 0;
     loop {
+        let waiting = std::time::Instant::now();
         let permit = backend
             .sync
             .limiter
             .acquire(&backend.db, room, holder)
             .await
             .map_err(|e| CallFailure::Backoff(format!("database: {e}")))?;
+        // As in `sync::calls`: after a long wait for the mailbox, the
+        // token read before it may have been replaced meanwhile.
+        if waiting.elapsed() > TOKEN_REREAD_AFTER && refreshes < MAX_REFRESHES {
+            refreshed = false;
+            token = match token_for(backend, auth, None, holder).await {
+                Ok(t) => t,
+                Err(f) => {
+                    permit.release().await;
+                    return Err(f);
+                }
+            };
+        }
         let result = if request.path.starts_with("http") {
             backend.graph.get(&token.token, request.path).await
         } else {
@@ -95,6 +109,20 @@ pub async fn call(
                 )
                 .await
         };
+        // As in `sync::calls`: a Retry-After closes the mailbox before the
+        // slot is given back, so no waiting request slips out inside it.
+        let throttle_wait = match &result {
+            Err(GraphError::Throttled { retry_after, .. }) => {
+                let wait = retry_after.unwrap_or_else(|| jittered(Duration::from_secs(2), attempt));
+                let _ = backend
+                    .sync
+                    .limiter
+                    .close_for(&backend.db, room, wait)
+                    .await;
+                Some(wait)
+            }
+            _ => None,
+        };
         permit.release().await;
         match result {
             Ok(v) => {
@@ -105,6 +133,7 @@ pub async fn call(
             }
             Err(GraphError::Unauthorized { .. }) if !refreshed => {
                 refreshed = true;
+                refreshes += 1;
                 token = token_for(backend, auth, Some(token.version), holder).await?;
             }
             Err(GraphError::Unauthorized { code, message }) => {
@@ -114,17 +143,8 @@ pub async fn call(
             }
             Err(GraphError::NotFound { .. }) => return Err(CallFailure::NotFound),
             Err(GraphError::Gone { .. }) => return Err(CallFailure::Gone),
-            Err(GraphError::Throttled {
-                status,
-                code,
-                retry_after,
-            }) => {
-                let wait = retry_after.unwrap_or_else(|| jittered(Duration::from_secs(2), attempt));
-                let _ = backend
-                    .sync
-                    .limiter
-                    .close_for(&backend.db, room, wait)
-                    .await;
+            Err(GraphError::Throttled { status, code, .. }) => {
+                let wait = throttle_wait.unwrap_or_default();
                 return Err(CallFailure::RetryAfter(
                     wait,
                     format!("Graph throttled ({status} {code}); retrying after {wait:?}"),

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 
 use super::calls::{self, CallFailure, Op};
@@ -14,6 +14,7 @@ use super::recorder::{NewLink, Record};
 use crate::Backend;
 use crate::connections::{self, NEEDS_REAUTHORIZATION, Owner};
 use crate::entities::{appointment, calendar_connection, event_link, outbox};
+use crate::outbox::db_time;
 
 pub const RECORD_KIND: &str = "appointment";
 
@@ -108,6 +109,7 @@ pub struct Prefetched {
 impl Prefetched {
     pub async fn read(
         db: &impl sea_orm::ConnectionTrait,
+        public_base_url: &str,
         jobs: &[outbox::Model],
     ) -> Result<Self, sea_orm::DbErr> {
         let ids: HashSet<i64> = jobs
@@ -126,15 +128,16 @@ impl Prefetched {
             .map(|a| (a.id, a))
             .collect();
         let staff: HashSet<i64> = appointments.values().map(|a| a.staff_id).collect();
-        let connections = calendar_connection::Entity::find()
-            .filter(calendar_connection::Column::OwnerKind.eq(connections::STAFF))
-            .filter(calendar_connection::Column::OwnerId.is_in(staff))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|c| (c.owner_id, c))
-            .collect();
-        let links = event_link::Entity::find()
+        let connections: HashMap<i64, calendar_connection::Model> =
+            calendar_connection::Entity::find()
+                .filter(calendar_connection::Column::OwnerKind.eq(connections::STAFF))
+                .filter(calendar_connection::Column::OwnerId.is_in(staff))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|c| (c.owner_id, c))
+                .collect();
+        let mut links: HashMap<i64, event_link::Model> = event_link::Entity::find()
             .filter(event_link::Column::RecordKind.eq(RECORD_KIND))
             .filter(event_link::Column::RecordId.is_in(ids.iter().copied()))
             .all(db)
@@ -142,6 +145,27 @@ impl Prefetched {
             .into_iter()
             .map(|l| (l.record_id, l))
             .collect();
+        // The "create sent" markers (see `CREATE_SENT`) of the creates this
+        // batch will send, in one statement instead of one per job.
+        let to_mark: Vec<(&appointment::Model, &calendar_connection::Model)> = appointments
+            .values()
+            .filter(|a| a.status == "active" && !links.contains_key(&a.id))
+            .filter_map(|a| {
+                connections
+                    .get(&a.staff_id)
+                    .filter(|c: &&calendar_connection::Model| c.status == connections::ACTIVE)
+                    .map(|c| (a, c))
+            })
+            .collect();
+        if !to_mark.is_empty() {
+            mark_creates_sent(db, public_base_url, &to_mark).await?;
+            let marked = event_link::Entity::find()
+                .filter(event_link::Column::RecordKind.eq(RECORD_KIND))
+                .filter(event_link::Column::RecordId.is_in(to_mark.iter().map(|(a, _)| a.id)))
+                .all(db)
+                .await?;
+            links.extend(marked.into_iter().map(|l| (l.record_id, l)));
+        }
         Ok(Self {
             appointments,
             connections,
@@ -149,6 +173,30 @@ impl Prefetched {
             covered: ids,
         })
     }
+}
+
+/// Inserts a "create sent" link for each pair, in one statement.
+async fn mark_creates_sent(
+    db: &impl sea_orm::ConnectionTrait,
+    public_base_url: &str,
+    pairs: &[(&appointment::Model, &calendar_connection::Model)],
+) -> Result<(), sea_orm::DbErr> {
+    let now = db_time(Utc::now());
+    let rows = pairs.iter().map(|(a, c)| event_link::ActiveModel {
+        record_kind: Set(RECORD_KIND.to_owned()),
+        record_id: Set(a.id),
+        connection_id: Set(c.id),
+        mailbox: Set(c.account.clone()),
+        graph_event_id: Set(CREATE_SENT.to_owned()),
+        transaction_id: Set(transaction_id(public_base_url, a.id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    });
+    event_link::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }
 
 /// The appointment, its staff member's connection and its event link:
@@ -211,10 +259,13 @@ async fn run(
         }
     };
     if appt.status != "active" {
-        return remove(ctx, &connection, link).await;
+        return remove(ctx, &connection, &appt, link).await;
     }
     let body = event_body(&appt);
-    if let Some(link) = link.as_ref().filter(|l| l.connection_id == connection.id) {
+    if let Some(link) = link
+        .as_ref()
+        .filter(|l| l.connection_id == connection.id && l.graph_event_id != CREATE_SENT)
+    {
         match calls::call(
             backend,
             &connection,
@@ -232,6 +283,13 @@ async fn run(
     create(ctx, &connection, &appt, link, body).await
 }
 
+/// The `graph_event_id` of a link written just before a create is sent.
+/// From then on an event may exist in Outlook that Calbridge has no id
+/// for: the answer can be lost (a timeout, a dropped connection, a 5xx
+/// after the write) or the process can die before the id is stored. Only
+/// the `transactionId` is known, and it finds the event again.
+pub const CREATE_SENT: &str = "";
+
 async fn create(
     ctx: &Ctx<'_>,
     connection: &calendar_connection::Model,
@@ -242,13 +300,28 @@ async fn create(
     let (backend, holder) = (ctx.backend, ctx.holder);
     let txn_id = transaction_id(&backend.settings.public_base_url, appt.id);
     body["transactionId"] = json!(txn_id);
-    let created = match calls::call(backend, connection, Op::Create(&body), holder).await {
+    // Say a create is on its way before sending it. Without this, an
+    // appointment cancelled after a create whose answer was lost had no
+    // link, its cancel deleted nothing, and the event stayed in Outlook
+    // for good (found by the fault soak: a lost answer, then a 503 on the
+    // quick retry, then the cancel). A claimed batch's markers are
+    // usually written together when it is read ahead (`Prefetched`).
+    let marked = matches!(&existing, Some(l) if l.connection_id == connection.id
+        && l.graph_event_id == CREATE_SENT);
+    if !marked {
+        let _gate = backend.sync.write_gate(&backend.db).await;
+        save_link(
+            &backend.db,
+            existing,
+            connection,
+            appt.id,
+            CREATE_SENT,
+            &txn_id,
+        )
+        .await?;
+    }
+    let created = match create_or_find(backend, connection, &body, holder).await {
         Ok(v) => v,
-        Err(CallFailure::NotFound) => {
-            return Ok(Outcome::Failed(CallFailure::Permanent(
-                "Graph answered 404 to creating the event: the calendar was not found".into(),
-            )));
-        }
         Err(f) => return Ok(Outcome::Failed(f)),
     };
     let Some(event_id) = created.get("id").and_then(Value::as_str) else {
@@ -256,23 +329,27 @@ async fn create(
             "Graph created the event but returned no id".into(),
         )));
     };
+    // A replayed create returns the event as the first attempt made it:
+    // if the appointment moved since (the first answer was lost, then the
+    // appointment was rescheduled), bring it up to date, or Outlook keeps
+    // the old time (found by the fault soak).
+    if !same_times(&created, &body)
+        && let Err(f) = calls::call(backend, connection, Op::Update(event_id, &body), holder).await
+    {
+        return Ok(Outcome::Failed(f));
+    }
     // The link is written with (never after) "done", in one transaction:
     // a crash before the commit replays the create with the same
     // transactionId, which Graph answers with the event it already made;
-    // after it, a replay updates. `existing` was read before the call (no
-    // other worker touches this appointment's link meanwhile: its jobs run
-    // one at a time).
-    let record = Record::Linked {
-        replaces: existing.map(|l| l.id),
-        link: NewLink {
-            record_kind: RECORD_KIND,
-            record_id: appt.id,
-            connection_id: connection.id,
-            mailbox: connection.account.clone(),
-            graph_event_id: event_id.to_owned(),
-            transaction_id: txn_id,
-        },
-    };
+    // after it, a replay updates.
+    let record = Record::Linked(NewLink {
+        record_kind: RECORD_KIND,
+        record_id: appt.id,
+        connection_id: connection.id,
+        mailbox: connection.account.clone(),
+        graph_event_id: event_id.to_owned(),
+        transaction_id: txn_id,
+    });
     let held = backend
         .sync
         .recorder
@@ -281,9 +358,82 @@ async fn create(
     Ok(Outcome::Recorded(held))
 }
 
+/// `POST` with the body's `transactionId`: Graph answers a repeat with the
+/// event the first one made.
+async fn create_or_find(
+    backend: &Backend,
+    connection: &calendar_connection::Model,
+    body: &Value,
+    holder: &str,
+) -> Result<Value, CallFailure> {
+    match calls::call(backend, connection, Op::Create(body), holder).await {
+        Err(CallFailure::NotFound) => Err(CallFailure::Permanent(
+            "Graph answered 404 to creating the event: the calendar was not found".into(),
+        )),
+        other => other,
+    }
+}
+
+/// Whether Graph's event has the start and end of `body` (Graph writes
+/// `2030-05-01T10:00:00.0000000` for our `2030-05-01T10:00:00`).
+fn same_times(event: &Value, body: &Value) -> bool {
+    ["start", "end"].iter().all(|k| {
+        let ours = body[k]["dateTime"].as_str().unwrap_or_default();
+        let theirs = event[k]["dateTime"].as_str().unwrap_or_default();
+        let zone = event[k]["timeZone"].as_str().unwrap_or("UTC");
+        zone == "UTC" && !ours.is_empty() && theirs.starts_with(ours)
+    })
+}
+
+/// Writes (or rewrites) the record's link on its own: the path for a job
+/// that was not read ahead.
+async fn save_link(
+    db: &impl sea_orm::ConnectionTrait,
+    existing: Option<event_link::Model>,
+    connection: &calendar_connection::Model,
+    record_id: i64,
+    event_id: &str,
+    txn_id: &str,
+) -> Result<(), sea_orm::DbErr> {
+    let now = db_time(Utc::now());
+    match existing {
+        Some(row) => {
+            event_link::Entity::update_many()
+                .col_expr(event_link::Column::ConnectionId, connection.id.into())
+                .col_expr(
+                    event_link::Column::Mailbox,
+                    connection.account.clone().into(),
+                )
+                .col_expr(event_link::Column::GraphEventId, event_id.into())
+                .col_expr(event_link::Column::TransactionId, txn_id.into())
+                .col_expr(event_link::Column::UpdatedAt, now.into())
+                .filter(event_link::Column::Id.eq(row.id))
+                .exec(db)
+                .await?;
+        }
+        None => {
+            event_link::Entity::insert(event_link::ActiveModel {
+                record_kind: Set(RECORD_KIND.to_owned()),
+                record_id: Set(record_id),
+                connection_id: Set(connection.id),
+                mailbox: Set(connection.account.clone()),
+                graph_event_id: Set(event_id.to_owned()),
+                transaction_id: Set(txn_id.to_owned()),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            })
+            .exec_without_returning(db)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 async fn remove(
     ctx: &Ctx<'_>,
     connection: &calendar_connection::Model,
+    appt: &appointment::Model,
     link: Option<event_link::Model>,
 ) -> Result<Outcome, sea_orm::DbErr> {
     let (backend, holder) = (ctx.backend, ctx.holder);
@@ -293,14 +443,26 @@ async fn remove(
         ));
     };
     if link.connection_id == connection.id {
-        match calls::call(
-            backend,
-            connection,
-            Op::Delete(&link.graph_event_id),
-            holder,
-        )
-        .await
-        {
+        let mut event_id = link.graph_event_id.clone();
+        if event_id == CREATE_SENT {
+            // A create was sent and its answer never stored: the event may
+            // exist. The same transactionId finds it (or makes it, when
+            // the create never arrived), and then it is deleted.
+            let mut body = event_body(appt);
+            body["transactionId"] = json!(link.transaction_id);
+            match create_or_find(backend, connection, &body, holder).await {
+                Ok(v) => match v.get("id").and_then(Value::as_str) {
+                    Some(id) => event_id = id.to_owned(),
+                    None => {
+                        return Ok(Outcome::Failed(CallFailure::Permanent(
+                            "Graph created the event but returned no id".into(),
+                        )));
+                    }
+                },
+                Err(f) => return Ok(Outcome::Failed(f)),
+            }
+        }
+        match calls::call(backend, connection, Op::Delete(&event_id), holder).await {
             // 404: already gone (deleted in Outlook) — the goal is reached.
             Ok(_) | Err(CallFailure::NotFound) => {}
             Err(f) => return Ok(Outcome::Failed(f)),

@@ -42,6 +42,12 @@ pub enum Op<'a> {
 /// the job goes back to the outbox with its longer backoff.
 const QUICK_RETRIES: u32 = 3;
 const QUICK_BASE: Duration = Duration::from_millis(150);
+/// After waiting this long for a mailbox slot, the access token is read
+/// again before the request goes out.
+pub(crate) const TOKEN_REREAD_AFTER: Duration = Duration::from_secs(1);
+/// Refreshes one call may ask for (one per long wait); a bound, so a
+/// Graph that refuses every new token cannot keep a job in a loop.
+pub(crate) const MAX_REFRESHES: u32 = 3;
 
 /// Full jitter: a random wait up to base × 2^attempt.
 pub fn jittered(base: Duration, attempt: u32) -> Duration {
@@ -63,15 +69,50 @@ pub async fn call(
         _ => get_token(backend, connection.id, None, holder).await?,
     };
     let mut refreshed = false;
+    let mut refreshes = 0;
     let mut attempt = 0;
     loop {
+        let waiting = std::time::Instant::now();
         let permit = backend
             .sync
             .limiter
             .acquire(&backend.db, &connection.account, holder)
             .await
             .map_err(|e| CallFailure::Backoff(format!("database: {e}")))?;
+        // A long wait for the mailbox (a busy mailbox, a Retry-After) can
+        // outlast the token read (or refreshed) before it: sent, it gets
+        // a 401, and with the one refresh spent the job failed with
+        // "Graph refused a freshly refreshed token" (found by the
+        // two-instance test). After such a wait, read the token again and
+        // allow one more refresh (a few at most per call).
+        if waiting.elapsed() > TOKEN_REREAD_AFTER && refreshes < MAX_REFRESHES {
+            refreshed = false;
+            token = match get_token(backend, connection.id, None, holder).await {
+                Ok(t) => t,
+                Err(f) => {
+                    permit.release().await;
+                    return Err(f);
+                }
+            };
+        }
         let result = send(backend, &token.token, &op).await;
+        // A Retry-After closes the mailbox *before* this request's slot is
+        // given back. Released first, the slot went to a waiting request
+        // (here, or on PostgreSQL in another instance) that had not seen
+        // the gate yet and went out inside the Retry-After: an early retry
+        // that Graph answers with another 429 (found by the fault soak).
+        let throttle_wait = match &result {
+            Err(GraphError::Throttled { retry_after, .. }) => {
+                let wait = retry_after.unwrap_or_else(|| jittered(Duration::from_secs(2), attempt));
+                let _ = backend
+                    .sync
+                    .limiter
+                    .close_for(&backend.db, &connection.account, wait)
+                    .await;
+                Some(wait)
+            }
+            _ => None,
+        };
         permit.release().await;
         match result {
             Ok(v) => {
@@ -83,6 +124,7 @@ pub async fn call(
             }
             Err(GraphError::Unauthorized { .. }) if !refreshed => {
                 refreshed = true;
+                refreshes += 1;
                 token = get_token(backend, connection.id, Some(token.version), holder).await?;
             }
             Err(GraphError::Unauthorized { code, message }) => {
@@ -92,17 +134,8 @@ pub async fn call(
             }
             Err(GraphError::NotFound { .. }) => return Err(CallFailure::NotFound),
             Err(GraphError::Gone { .. }) => return Err(CallFailure::Gone),
-            Err(GraphError::Throttled {
-                status,
-                code,
-                retry_after,
-            }) => {
-                let wait = retry_after.unwrap_or_else(|| jittered(Duration::from_secs(2), attempt));
-                let _ = backend
-                    .sync
-                    .limiter
-                    .close_for(&backend.db, &connection.account, wait)
-                    .await;
+            Err(GraphError::Throttled { status, code, .. }) => {
+                let wait = throttle_wait.unwrap_or_default();
                 return Err(CallFailure::RetryAfter(
                     wait,
                     format!("Graph throttled ({status} {code}); retrying after {wait:?}"),

@@ -16,9 +16,47 @@ pub mod worker;
 
 use std::sync::Arc;
 
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use tokio::sync::Notify;
 
+use crate::Backend;
 pub use status::Subject;
+
+/// Called once when a server process starts, before its workers. SQLite
+/// is one process by design, so whatever is still claimed then (outbox
+/// jobs, token-refresh leases) was left by a process that is gone —
+/// killed or crashed mid-job. Released now, that work resumes at once
+/// instead of after its lease (3 minutes for a job; found by the crash
+/// test, where every kill stalled the claimed jobs that long). A job that
+/// was mid-create is safe to run again: its link says a create was sent,
+/// and the transactionId finds the event. PostgreSQL instances cannot
+/// tell a dead process from a live one and keep waiting for the leases.
+/// Returns how many jobs were released.
+pub async fn recover_after_restart(backend: &Backend) -> Result<u64, DbErr> {
+    let db = &backend.db;
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return Ok(0);
+    }
+    let jobs = db
+        .execute(Statement::from_string(
+            DbBackend::Sqlite,
+            "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL \
+             WHERE status = 'pending' AND claimed_by IS NOT NULL",
+        ))
+        .await?
+        .rows_affected();
+    db.execute(Statement::from_string(
+        DbBackend::Sqlite,
+        "UPDATE calendar_connections SET refresh_lease_by = NULL, refresh_lease_until = NULL \
+         WHERE refresh_lease_by IS NOT NULL",
+    ))
+    .await?;
+    if jobs > 0 {
+        tracing::info!(jobs, "released sync jobs claimed by a process that stopped");
+    }
+    Ok(jobs)
+}
+
 pub use worker::{Worker, spawn_workers};
 
 /// This process's sync state, cloned into `Backend`.

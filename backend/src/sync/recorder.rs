@@ -31,11 +31,9 @@ const GROUP: usize = 256;
 pub enum Record {
     /// Nothing else to write (an update went through).
     Done,
-    /// The event exists: save its link (replacing `replaces`, if any).
-    Linked {
-        replaces: Option<i64>,
-        link: NewLink,
-    },
+    /// The event exists: save its link, replacing any the record had
+    /// (e.g. the "create sent" marker).
+    Linked(NewLink),
     /// The event is gone: drop its link.
     Unlinked { link_id: i64 },
 }
@@ -149,22 +147,30 @@ async fn write(db: &DatabaseConnection, group: &[Entry]) -> Result<HashSet<i64>,
         match &e.record {
             Record::Done => {}
             Record::Unlinked { link_id } => gone.push(*link_id),
-            Record::Linked {
-                replaces: Some(id),
-                link,
-            } => {
-                gone.push(*id);
-                fresh.push(link);
-            }
-            Record::Linked {
-                replaces: None,
-                link,
-            } => fresh.push(link),
+            Record::Linked(link) => fresh.push(link),
         }
     }
     if !gone.is_empty() {
         event_link::Entity::delete_many()
             .filter(sea_orm::ColumnTrait::is_in(&event_link::Column::Id, gone))
+            .exec(&txn)
+            .await?;
+    }
+    // A record has one link: the new one replaces what was there.
+    for kind in fresh.iter().map(|l| l.record_kind).collect::<HashSet<_>>() {
+        let ids = fresh
+            .iter()
+            .filter(|l| l.record_kind == kind)
+            .map(|l| l.record_id);
+        event_link::Entity::delete_many()
+            .filter(sea_orm::ColumnTrait::eq(
+                &event_link::Column::RecordKind,
+                kind,
+            ))
+            .filter(sea_orm::ColumnTrait::is_in(
+                &event_link::Column::RecordId,
+                ids,
+            ))
             .exec(&txn)
             .await?;
     }

@@ -118,7 +118,15 @@ impl Worker {
             crate::rooms::claim_jobs(&self.backend, &self.name, free - jobs.len(), JOB_LEASE).await,
         );
         let n = jobs.len();
-        let known = match appointments::Prefetched::read(&self.backend.db, &jobs).await {
+        let gate = self.backend.sync.write_gate(&self.backend.db).await;
+        let known = appointments::Prefetched::read(
+            &self.backend.db,
+            &self.backend.settings.public_base_url,
+            &jobs,
+        )
+        .await;
+        drop(gate);
+        let known = match known {
             Ok(known) => Arc::new(known),
             Err(e) => {
                 // Each job reads what it needs itself.

@@ -303,6 +303,20 @@ async fn change(
 ) {
     let now = Utc::now();
     let txn = backend.db.begin().await.unwrap();
+    // SQLite: write first, so the transaction holds the write lock before
+    // it reads (a deferred read-then-write fails with "database is
+    // locked" when a sync worker commits in between; see
+    // `bookings::begin_write`).
+    use sea_orm::ConnectionTrait;
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+        txn.execute(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Sqlite,
+            "UPDATE appointments SET id = id WHERE id = ?",
+            [id.into()],
+        ))
+        .await
+        .unwrap();
+    }
     let row = appointment::Entity::find_by_id(id)
         .one(&txn)
         .await
@@ -345,4 +359,134 @@ pub async fn jobs(backend: &Backend) -> Vec<backend::entities::outbox::Model> {
         .all(&backend.db)
         .await
         .unwrap()
+}
+
+/// What a soak or crash run left in the mailboxes (see [`tally`]).
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub missing: usize,
+    pub stale: usize,
+    pub not_deleted: usize,
+    pub duplicated: usize,
+    pub unexplained: usize,
+}
+
+impl Tally {
+    pub fn lost(&self) -> usize {
+        self.missing + self.stale + self.not_deleted
+    }
+    pub fn duplicated(&self) -> usize {
+        self.duplicated + self.unexplained
+    }
+}
+
+fn subject_of(patron: &str) -> String {
+    format!("Appointment: {patron}")
+}
+
+/// Compares every appointment in the database with the mailboxes of the
+/// emulator. `mailboxes` maps a staff user id to its Outlook address.
+pub async fn tally(
+    backend: &Backend,
+    emu: &EmulatorHandle,
+    mailboxes: &std::collections::HashMap<i64, String>,
+) -> Tally {
+    let appointments = appointment::Entity::find().all(&backend.db).await.unwrap();
+    let mut events: std::collections::HashMap<(String, String), Vec<String>> =
+        std::collections::HashMap::new();
+    for mailbox in mailboxes.values() {
+        for e in emu.events(mailbox) {
+            let subject = e["subject"].as_str().unwrap_or_default().to_owned();
+            let start = e["start"]["dateTime"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            events
+                .entry((mailbox.to_lowercase(), subject))
+                .or_default()
+                .push(start);
+        }
+    }
+    let mut t = Tally::default();
+    for a in &appointments {
+        let mailbox = mailboxes[&a.staff_id].to_lowercase();
+        let found = events
+            .remove(&(mailbox, subject_of(&a.patron_name)))
+            .unwrap_or_default();
+        if a.status == "active" {
+            let expected = a.starts_at.format("%Y-%m-%dT%H:%M:%S").to_string();
+            match found.len() {
+                0 => t.missing += 1,
+                n => {
+                    if !found.iter().any(|s| s.starts_with(&expected)) {
+                        t.stale += 1;
+                    }
+                    t.duplicated += n - 1;
+                }
+            }
+        } else if !found.is_empty() {
+            if std::env::var_os("SOAK_DEBUG").is_some() {
+                let js: Vec<_> = jobs(backend)
+                    .await
+                    .into_iter()
+                    .filter(|j| j.aggregate_id == a.id)
+                    .map(|j| (j.id, j.kind, j.status, j.attempts, j.last_error))
+                    .collect();
+                println!(
+                    "not deleted: appointment {} events {found:?} jobs {js:?}",
+                    a.id
+                );
+            }
+            t.not_deleted += 1;
+            t.duplicated += found.len() - 1;
+        }
+    }
+    t.unexplained = events.values().map(Vec::len).sum();
+    t
+}
+
+/// Waits until no job is pending (all done, failed or paused) or
+/// `limit` passes; returns the jobs not done.
+pub async fn drain(
+    backend: &Backend,
+    limit: std::time::Duration,
+) -> Vec<backend::entities::outbox::Model> {
+    let started = std::time::Instant::now();
+    loop {
+        let all = jobs(backend).await;
+        let waiting = all.iter().filter(|j| j.status == "pending").count();
+        if waiting == 0 || started.elapsed() > limit {
+            return all.into_iter().filter(|j| j.status != "done").collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// `n` staff members, each connected to an Outlook mailbox of their own:
+/// the environment's staff member (Sam), Alex, then new emulator users
+/// `{prefix}.staff{i}@contoso-library.onmicrosoft.com`. Returns
+/// (staff user id, mailbox) in that order.
+pub async fn staff_with_mailboxes(env: &SyncEnv, n: usize, prefix: &str) -> Vec<(i64, String)> {
+    let backend = &env.backend;
+    connect(backend, env.staff_id, SAM).await;
+    let mut staff = vec![(env.staff_id, SAM.to_owned())];
+    for i in 1..n.max(1) {
+        let upn = if i == 1 {
+            ALEX.to_owned()
+        } else {
+            let upn = format!("{prefix}.staff{i}@contoso-library.onmicrosoft.com");
+            env.emu.add_user(
+                DEMO.tenant_id,
+                &upn,
+                &format!("Staff {i}"),
+                STAFF_PASSWORD,
+                false,
+            );
+            upn
+        };
+        let id = staff_member(backend, &format!("{prefix}{i}@calbridge.test")).await;
+        connect(backend, id, &upn).await;
+        staff.push((id, upn));
+    }
+    staff
 }

@@ -62,6 +62,18 @@ impl GraphRequest {
     pub fn is_write(&self) -> bool {
         self.method != Method::GET
     }
+
+    /// Identifies a request (method, path, query, body) so that the same
+    /// request sent again is recognised, e.g. as an early retry.
+    pub fn signature(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.method.as_str().hash(&mut h);
+        self.path.to_lowercase().hash(&mut h);
+        self.raw_query.hash(&mut h);
+        self.body.hash(&mut h);
+        h.finish()
+    }
 }
 
 async fn entry(State(s): State<AppState>, req: Request) -> Response {
@@ -231,7 +243,8 @@ async fn pipeline(s: &AppState, req: &GraphRequest, ctx: &Ctx, log: &mut LogEntr
             .map(|m| m.id.to_string())
             .unwrap_or_default()
     );
-    if let Some(wait) = s.faults.early_retry(&key, now) {
+    let signature = req.signature();
+    if let Some(wait) = s.faults.early_retry(&key, signature, now) {
         log.fault = Some("early_retry".into());
         return GraphError::throttled("TooManyRequests", "Please retry again later.", wait)
             .render(ctx);
@@ -245,7 +258,7 @@ async fn pipeline(s: &AppState, req: &GraphRequest, ctx: &Ctx, log: &mut LogEntr
             chrono::Duration::seconds(settings.mailbox_request_window_secs),
         ) {
             log.fault = Some("MailboxRequests".into());
-            s.faults.throttled(&key, now, wait);
+            s.faults.throttled(&key, signature, now, wait);
             return GraphError::throttled(
                 "ApplicationThrottled",
                 "Application is over its MailboxRequests limit.",
@@ -259,7 +272,7 @@ async fn pipeline(s: &AppState, req: &GraphRequest, ctx: &Ctx, log: &mut LogEntr
         && !k.after_write()
     {
         log.fault = Some(format!("{k:?}"));
-        return injected(s, k, &key, ctx).await;
+        return injected(s, k, &key, signature, ctx).await;
     }
     let settings = s.settings();
     let _slot = match &mailbox {
@@ -272,7 +285,7 @@ async fn pipeline(s: &AppState, req: &GraphRequest, ctx: &Ctx, log: &mut LogEntr
             None => {
                 log.fault = Some("MailboxConcurrency".into());
                 let secs = settings.concurrency_retry_after_secs;
-                s.faults.count_throttled();
+                s.faults.count_throttled(&key, signature, now, secs);
                 return GraphError::throttled(
                     "ApplicationThrottled",
                     "Application is over its MailboxConcurrency limit.",
@@ -342,22 +355,35 @@ fn prepare(
 }
 
 /// A fault decided before the handler runs.
-async fn injected(s: &AppState, k: FaultKind, key: &str, ctx: &Ctx) -> Response {
+async fn injected(s: &AppState, k: FaultKind, key: &str, request: u64, ctx: &Ctx) -> Response {
     let ra = s.faults.retry_after();
     match k {
         FaultKind::TooManyRequests => {
-            s.faults.throttled(key, ctx.now, ra);
+            s.faults.throttled(key, request, ctx.now, ra);
             GraphError::throttled("TooManyRequests", "Please retry again later.", ra).render(ctx)
         }
-        FaultKind::ServiceUnavailable => GraphError {
-            retry_after: Some(ra),
-            ..GraphError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceNotAvailable",
-                "Service Unavailable",
+        FaultKind::MailboxConcurrency => {
+            let secs = s.settings().concurrency_retry_after_secs;
+            s.faults.count_throttled(key, request, ctx.now, secs);
+            GraphError::throttled(
+                "ApplicationThrottled",
+                "Application is over its MailboxConcurrency limit.",
+                secs,
             )
+            .render(ctx)
         }
-        .render(ctx),
+        FaultKind::ServiceUnavailable => {
+            s.faults.advised(key, request, ctx.now, ra);
+            GraphError {
+                retry_after: Some(ra),
+                ..GraphError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceNotAvailable",
+                    "Service Unavailable",
+                )
+            }
+            .render(ctx)
+        }
         FaultKind::GatewayTimeout => GraphError::new(
             StatusCode::GATEWAY_TIMEOUT,
             "GatewayTimeout",
