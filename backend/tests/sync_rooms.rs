@@ -34,6 +34,7 @@ on_both_databases!(
     a_room_the_account_cannot_write_or_that_does_not_exist_is_refused,
     revoke_stops_sync_erases_tokens_and_leaves_events,
     disconnect_everything_revokes_room_connections_and_leaves_events,
+    a_create_whose_answer_was_lost_is_still_deleted_on_cancel,
 );
 
 const FRAN: &str = "fran.facilities@contoso-library.onmicrosoft.com";
@@ -496,4 +497,56 @@ async fn disconnect_everything_revokes_room_connections_and_leaves_events(db: Da
     assert_eq!(waiting[0].status, "paused");
     assert_eq!(worker(&env).run_once().await, 0);
     assert_eq!(env.emu.events(SEMINAR).len(), 1, "events stay on the room");
+}
+
+/// The create reaches the room but its answer is lost, and the quick
+/// retry is refused (503); the booking is then cancelled. The job's next run
+/// finds the "create sent" link, finds the event by its transactionId and
+/// deletes it: nothing is left on the room.
+async fn a_create_whose_answer_was_lost_is_still_deleted_on_cancel(db: DatabaseConnection) {
+    use sea_orm::ConnectionTrait;
+    let env = env(db).await;
+    connect_seminar(&env).await;
+    let id = book(&env, tomorrow(13), "Lost Answer").await.unwrap();
+    env.emu.push_faults([
+        emulator::faults::FaultKind::LostAnswerDrop,
+        emulator::faults::FaultKind::ServiceUnavailable,
+    ]);
+    worker(&env).run_once().await;
+    let on_room = |events: Vec<serde_json::Value>| {
+        events
+            .iter()
+            .filter(|e| {
+                e["subject"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("Lost Answer")
+            })
+            .count()
+    };
+    assert_eq!(
+        on_room(env.emu.events(SEMINAR)),
+        1,
+        "the create was applied"
+    );
+
+    bookings::cancel(&env.backend.db, id, Utc::now())
+        .await
+        .unwrap();
+    // Make the backed-off job due now.
+    env.backend
+        .db
+        .execute_unprepared("UPDATE outbox SET run_after = '2000-01-01 00:00:00'")
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        if worker(&env).run_once().await == 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        on_room(env.emu.events(SEMINAR)),
+        0,
+        "nothing is left on the room"
+    );
 }

@@ -17,6 +17,7 @@ use crate::Backend;
 use crate::connections::{self, NEEDS_REAUTHORIZATION};
 use crate::entities::{event_link, outbox, room_link, space, space_booking};
 use crate::outbox::db_time;
+use crate::sync::appointments::CREATE_SENT;
 use crate::sync::appointments::Outcome;
 use crate::sync::calls::CallFailure;
 
@@ -89,17 +90,21 @@ async fn run(
         .filter(event_link::Column::RecordId.eq(booking.id))
         .one(&backend.db)
         .await?;
-    if booking.status != crate::bookings::ACTIVE {
-        return remove(backend, &auth, &room, event, holder).await;
-    }
     let space_name = space::Entity::find_by_id(booking.space_id)
         .one(&backend.db)
         .await?
         .map(|s| s.name)
         .unwrap_or_else(|| "Space".into());
     let body = event_body(&booking, &space_name);
-    if let Some(event) =
-        event.filter(|e| e.connection_id == room.connection_id && e.mailbox == room.room_address)
+    if booking.status != crate::bookings::ACTIVE {
+        return remove(backend, &auth, &room, event, body, holder).await;
+    }
+    let this_room = |e: &event_link::Model| {
+        e.connection_id == room.connection_id && e.mailbox == room.room_address
+    };
+    if let Some(event) = event
+        .as_ref()
+        .filter(|e| this_room(e) && e.graph_event_id != CREATE_SENT)
     {
         let path = event_path(&room.room_address, &event.graph_event_id);
         let request = RoomRequest {
@@ -114,7 +119,10 @@ async fn run(
             Err(f) => return Ok(Outcome::Failed(f)),
         }
     }
-    create(backend, &auth, &room, &booking, body, holder).await
+    let marked = event
+        .as_ref()
+        .is_some_and(|e| this_room(e) && e.graph_event_id == CREATE_SENT);
+    create(backend, &auth, &room, &booking, body, marked, holder).await
 }
 
 fn event_path(room: &str, event_id: &str) -> String {
@@ -130,24 +138,27 @@ async fn create(
     room: &room_link::Model,
     booking: &space_booking::Model,
     mut body: Value,
+    marked: bool,
     holder: &str,
 ) -> Result<Outcome, sea_orm::DbErr> {
     let txn_id = transaction_id(&backend.settings.public_base_url, booking.id);
     body["transactionId"] = json!(txn_id);
-    let path = format!("/users/{}/events", room.room_address);
-    let request = RoomRequest {
-        method: Method::POST,
-        path: &path,
-        body: Some(&body),
-    };
-    let created = match calls::call(backend, auth, &room.room_address, request, holder).await {
+    // As for appointments: say a create is on its way before sending it,
+    // so a cancel after a lost answer still finds the event (by its
+    // transactionId) and deletes it.
+    if !marked {
+        save_link(
+            backend,
+            room.connection_id,
+            &room.room_address,
+            booking.id,
+            CREATE_SENT,
+            &txn_id,
+        )
+        .await?;
+    }
+    let created = match create_or_find(backend, auth, room, &body, holder).await {
         Ok(v) => v,
-        Err(CallFailure::NotFound) => {
-            return Ok(Outcome::Failed(CallFailure::Permanent(format!(
-                "Graph answered 404 to creating the event: the room {} was not found",
-                room.room_address
-            ))));
-        }
         Err(f) => return Ok(Outcome::Failed(f)),
     };
     let Some(event_id) = created.get("id").and_then(Value::as_str) else {
@@ -155,6 +166,19 @@ async fn create(
             "Graph created the event but returned no id".into(),
         )));
     };
+    // A replayed create returns the event as first made: bring a booking
+    // moved since up to date.
+    if !crate::sync::appointments::same_times(&created, &body) {
+        let path = event_path(&room.room_address, event_id);
+        let request = RoomRequest {
+            method: Method::PATCH,
+            path: &path,
+            body: Some(&body),
+        };
+        if let Err(f) = calls::call(backend, auth, &room.room_address, request, holder).await {
+            return Ok(Outcome::Failed(f));
+        }
+    }
     // Written before the job is marked done: a crash after this line
     // replays as an update, never as a second event.
     save_link(
@@ -167,6 +191,30 @@ async fn create(
     )
     .await?;
     Ok(Outcome::Done)
+}
+
+/// `POST` with the body's `transactionId`: a repeat answers with the
+/// event the first one made.
+async fn create_or_find(
+    backend: &Backend,
+    auth: &RoomAuth,
+    room: &room_link::Model,
+    body: &Value,
+    holder: &str,
+) -> Result<Value, CallFailure> {
+    let path = format!("/users/{}/events", room.room_address);
+    let request = RoomRequest {
+        method: Method::POST,
+        path: &path,
+        body: Some(body),
+    };
+    match calls::call(backend, auth, &room.room_address, request, holder).await {
+        Err(CallFailure::NotFound) => Err(CallFailure::Permanent(format!(
+            "Graph answered 404 to creating the event: the room {} was not found",
+            room.room_address
+        ))),
+        other => other,
+    }
 }
 
 async fn save_link(
@@ -206,6 +254,7 @@ async fn remove(
     auth: &RoomAuth,
     room: &room_link::Model,
     event: Option<event_link::Model>,
+    mut body: Value,
     holder: &str,
 ) -> Result<Outcome, sea_orm::DbErr> {
     let Some(event) = event else {
@@ -214,7 +263,24 @@ async fn remove(
         ));
     };
     if event.connection_id == room.connection_id && event.mailbox == room.room_address {
-        let path = event_path(&room.room_address, &event.graph_event_id);
+        let mut event_id = event.graph_event_id.clone();
+        if event_id == CREATE_SENT {
+            // A create was sent and its answer never stored: find the
+            // event by its transactionId (or make it), then delete it.
+            body["transactionId"] = json!(event.transaction_id);
+            match create_or_find(backend, auth, room, &body, holder).await {
+                Ok(v) => match v.get("id").and_then(Value::as_str) {
+                    Some(id) => event_id = id.to_owned(),
+                    None => {
+                        return Ok(Outcome::Failed(CallFailure::Permanent(
+                            "Graph created the event but returned no id".into(),
+                        )));
+                    }
+                },
+                Err(f) => return Ok(Outcome::Failed(f)),
+            }
+        }
+        let path = event_path(&room.room_address, &event_id);
         let request = RoomRequest {
             method: Method::DELETE,
             path: &path,

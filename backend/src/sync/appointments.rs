@@ -376,7 +376,7 @@ async fn create_or_find(
 
 /// Whether Graph's event has the start and end of `body` (Graph writes
 /// `2030-05-01T10:00:00.0000000` for our `2030-05-01T10:00:00`).
-fn same_times(event: &Value, body: &Value) -> bool {
+pub(crate) fn same_times(event: &Value, body: &Value) -> bool {
     ["start", "end"].iter().all(|k| {
         let ours = body[k]["dateTime"].as_str().unwrap_or_default();
         let theirs = event[k]["dateTime"].as_str().unwrap_or_default();
