@@ -35,6 +35,7 @@ on_both_databases!(
     revoke_stops_sync_erases_tokens_and_leaves_events,
     disconnect_everything_revokes_room_connections_and_leaves_events,
     a_create_whose_answer_was_lost_is_still_deleted_on_cancel,
+    a_first_sync_shows_its_progress_until_done,
 );
 
 const FRAN: &str = "fran.facilities@contoso-library.onmicrosoft.com";
@@ -549,4 +550,45 @@ async fn a_create_whose_answer_was_lost_is_still_deleted_on_cancel(db: DatabaseC
         0,
         "nothing is left on the room"
     );
+}
+
+/// Bookings made before the space was connected go to the room as its
+/// first sync, and the status counts them until they are written.
+async fn a_first_sync_shows_its_progress_until_done(db: DatabaseConnection) {
+    use backend::sync::Subject;
+    use backend::sync::status::{Progress, SyncState, status_of};
+    let env = env(db).await;
+    for hour in [8, 10, 12] {
+        book(&env, tomorrow(hour), "Before Connecting")
+            .await
+            .unwrap();
+    }
+    // Nothing connected yet: those bookings' jobs found no room.
+    while worker(&env).run_once().await > 0 {}
+    connect_seminar(&env).await;
+    let status = status_of(&env.backend.db, Subject::Space(env.space_id))
+        .await
+        .unwrap();
+    assert_eq!(status.state, SyncState::Syncing);
+    assert_eq!(status.progress, Some(Progress { done: 0, total: 3 }));
+    assert_eq!(status.pending, 3);
+
+    while worker(&env).run_once().await > 0 {}
+    let status = status_of(&env.backend.db, Subject::Space(env.space_id))
+        .await
+        .unwrap();
+    assert_eq!(status.state, SyncState::Active, "{status:?}");
+    assert_eq!(status.progress, None);
+    let written = env
+        .emu
+        .events(SEMINAR)
+        .iter()
+        .filter(|e| {
+            e["subject"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Before Connecting")
+        })
+        .count();
+    assert_eq!(written, 3, "each booking is on the room once");
 }
