@@ -262,6 +262,10 @@ pub async fn set_appointments_enabled(
     now: DateTime<Utc>,
 ) -> Result<StaffSettings, StaffError> {
     let txn = db.begin().await?;
+    // Reads, then writes: on SQLite take the write lock first, or a racing
+    // writer (a sync worker) makes the upgrade fail with "database is
+    // locked" at once (seen in CI).
+    crate::db::lock_for_write(&txn, "staff_profiles").await?;
     staff_user(&txn, user_id).await?;
     let mut model: staff_profile::ActiveModel = profile_row(&txn, user_id, now).await?.into();
     model.appointments_enabled = Set(enabled);
@@ -280,6 +284,10 @@ pub async fn set_free_busy(
     now: DateTime<Utc>,
 ) -> Result<StaffSettings, StaffError> {
     let txn = db.begin().await?;
+    // Reads, then writes: on SQLite take the write lock first, or a racing
+    // writer (a sync worker) makes the upgrade fail with "database is
+    // locked" at once (seen in CI).
+    crate::db::lock_for_write(&txn, "staff_profiles").await?;
     staff_user(&txn, user_id).await?;
     let mut model: staff_profile::ActiveModel = profile_row(&txn, user_id, now).await?.into();
     model.free_busy_enabled = Set(enabled);
@@ -360,6 +368,10 @@ pub async fn update_settings(
 ) -> Result<StaffSettings, StaffError> {
     let valid = validate(input)?;
     let txn = db.begin().await?;
+    // Reads, then writes: on SQLite take the write lock first, or a racing
+    // writer (a sync worker) makes the upgrade fail with "database is
+    // locked" at once (seen in CI).
+    crate::db::lock_for_write(&txn, "staff_profiles").await?;
     staff_user(&txn, user_id).await?;
     let mut model: staff_profile::ActiveModel = profile_row(&txn, user_id, now).await?.into();
     model.appointment_minutes = Set(input.appointment_minutes);
