@@ -6,14 +6,12 @@ mod support;
 
 use backend::connections::{self, Owner};
 use backend::entities::{legacy_exchange_setting, user};
-use backend::integration::{AccountType, IntegrationSettings};
-use backend::vault::Purpose;
+use backend::integration::AccountType;
 use chrono::Utc;
 use emulator::state::SignInAudience;
 use emulator::{DEMO, NewApp, RegisteredApp};
 use reqwest::StatusCode;
 use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
-use secrecy::SecretString;
 use support::{TestApp, client, login};
 
 /// Riley, not Sam: the demo seed turns Sam's appointments on, and these
@@ -50,26 +48,7 @@ async fn set_up(
     let registered =
         app.emulator()
             .register_app(NewApp::web("Calbridge", DEMO.tenant_id, audience, REDIRECT));
-    let backend = &app.backend;
-    let secret = backend.vault.seal(
-        Purpose::ClientSecret,
-        &SecretString::from(registered.secret_value.clone()),
-    );
-    backend::integration::store::write(
-        &backend.db,
-        &IntegrationSettings {
-            application_id: Some(registered.client_id.to_string()),
-            client_secret: Some(secret),
-            secret_hint: Some(registered.secret_value[..3].to_owned()),
-            account_type,
-            tenant_id: Some(registered.tenant_id.to_string()),
-            active: true,
-            checked_at: Some(Utc::now()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    support::save_integration(app, &registered, account_type).await;
     registered
 }
 

@@ -335,3 +335,33 @@ macro_rules! on_both_databases {
         }
     };
 }
+
+/// Saves the app registered at the emulator as the integration's, sealed
+/// as an admin's save would, and active.
+pub async fn save_integration(
+    app: &TestApp,
+    registered: &emulator::RegisteredApp,
+    account_type: backend::integration::AccountType,
+) {
+    use secrecy::SecretString;
+    let backend = &app.backend;
+    let secret = backend.vault.seal(
+        backend::vault::Purpose::ClientSecret,
+        &SecretString::from(registered.secret_value.clone()),
+    );
+    backend::integration::store::write(
+        &backend.db,
+        &backend::integration::IntegrationSettings {
+            application_id: Some(registered.client_id.to_string()),
+            client_secret: Some(secret),
+            secret_hint: Some(registered.secret_value[..3].to_owned()),
+            account_type,
+            tenant_id: Some(registered.tenant_id.to_string()),
+            active: true,
+            checked_at: Some(chrono::Utc::now()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+}

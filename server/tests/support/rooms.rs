@@ -3,15 +3,12 @@
 //! authorize as the rooms' delegate and pick the room.
 
 use backend::entities::space;
-use backend::integration::{AccountType, IntegrationSettings};
+use backend::integration::AccountType;
 use backend::microsoft::identity::ROOM_SCOPES;
-use backend::vault::Purpose;
-use chrono::Utc;
 use emulator::state::SignInAudience;
 use emulator::{DEMO, NewApp};
 use reqwest::StatusCode;
 use sea_orm::EntityTrait;
-use secrecy::SecretString;
 
 use super::{TestApp, api_client, client, login};
 
@@ -166,26 +163,8 @@ async fn activate(
     registered: &emulator::RegisteredApp,
     account_type: AccountType,
 ) -> i64 {
+    super::save_integration(app, registered, account_type).await;
     let backend = &app.backend;
-    let secret = backend.vault.seal(
-        Purpose::ClientSecret,
-        &SecretString::from(registered.secret_value.clone()),
-    );
-    backend::integration::store::write(
-        &backend.db,
-        &IntegrationSettings {
-            application_id: Some(registered.client_id.to_string()),
-            client_secret: Some(secret),
-            secret_hint: Some(registered.secret_value[..3].to_owned()),
-            account_type,
-            tenant_id: Some(registered.tenant_id.to_string()),
-            active: true,
-            checked_at: Some(Utc::now()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
     space::Entity::find()
         .one(&backend.db)
         .await
