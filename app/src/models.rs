@@ -738,6 +738,8 @@ pub struct SyncStatusView {
     pub label: String,
     /// Needs a person (the dashboard's filter).
     pub in_trouble: bool,
+    /// "Resync now" applies (connected, not paused).
+    pub can_resync: bool,
     pub detail: Option<SyncStatusDetail>,
 }
 

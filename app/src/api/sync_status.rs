@@ -69,6 +69,7 @@ pub fn status_view(s: &SyncStatus, name: Option<String>, detail: bool) -> SyncSt
         state: s.state.as_str().to_owned(),
         label: label(s),
         in_trouble: s.state.in_trouble() || !s.conflicts.is_empty(),
+        can_resync: s.state.can_resync(),
         detail: detail.then(|| SyncStatusDetail {
             account: s.account.clone(),
             room: s.room.clone(),
@@ -141,10 +142,7 @@ pub async fn resync_now(subject_kind: String, subject_id: i64) -> Result<String,
     let current = status::status_of(&backend.db, subject)
         .await
         .map_err(|e| fail(AppError::internal(e)))?;
-    if !matches!(
-        current.state,
-        SyncState::Active | SyncState::Syncing | SyncState::Error
-    ) {
+    if !current.state.can_resync() {
         return Err(fail(AppError::Invalid(format!(
             "Nothing to resync: the sync is \"{}\". Connect it first.",
             label(&current)

@@ -111,7 +111,7 @@ fn StatusRow(v: SyncStatusView, resync: ServerAction<ResyncNow>) -> impl IntoVie
     } else {
         ("Staff", format!("/admin/staff/{}/sync", v.subject_id))
     };
-    let can_resync = matches!(v.state.as_str(), "active" | "syncing" | "error");
+    let can_resync = v.can_resync;
     let (subject_kind, subject_id) = (v.subject_kind.clone(), v.subject_id.to_string());
     let who = d
         .as_ref()

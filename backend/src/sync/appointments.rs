@@ -107,7 +107,9 @@ pub struct Prefetched {
 }
 
 impl Prefetched {
-    pub async fn read(
+    /// Reads what `jobs` need and writes the "create sent" markers of the
+    /// creates among them (one statement for the batch).
+    pub async fn prepare(
         db: &impl sea_orm::ConnectionTrait,
         public_base_url: &str,
         jobs: &[outbox::Model],

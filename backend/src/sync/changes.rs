@@ -10,6 +10,7 @@
 //! status itself is always read from the database.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,6 +33,9 @@ pub struct SyncChanges {
     /// Subjects waiting to be sent to the other instances.
     outgoing: Arc<Mutex<HashSet<Subject>>>,
     outgoing_ready: Arc<Notify>,
+    /// Whether the relay runs (PostgreSQL): otherwise nothing is queued
+    /// for other instances.
+    relaying: Arc<AtomicBool>,
     /// This instance's id, so it ignores its own NOTIFYs.
     instance: Arc<str>,
 }
@@ -42,6 +46,7 @@ impl Default for SyncChanges {
             sender: broadcast::channel(CAPACITY).0,
             outgoing: Arc::default(),
             outgoing_ready: Arc::default(),
+            relaying: Arc::default(),
             instance: uuid::Uuid::new_v4().simple().to_string().into(),
         }
     }
@@ -61,6 +66,9 @@ impl SyncChanges {
     /// Tells this instance's pages now and the other instances shortly.
     pub fn publish(&self, subject: Subject) {
         let _ = self.sender.send(subject);
+        if !self.relaying.load(Ordering::Relaxed) {
+            return;
+        }
         let mut outgoing = self.outgoing.lock().unwrap_or_else(|e| e.into_inner());
         if outgoing.insert(subject) {
             self.outgoing_ready.notify_one();
@@ -74,6 +82,7 @@ impl SyncChanges {
         if db.get_database_backend() != DbBackend::Postgres {
             return vec![];
         }
+        self.relaying.store(true, Ordering::Relaxed);
         vec![
             tokio::spawn(self.clone().send_loop(db.clone())),
             tokio::spawn(self.clone().listen_loop(db.clone())),

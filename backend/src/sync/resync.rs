@@ -33,19 +33,7 @@ pub async fn resync(
     subject: Subject,
     now: DateTime<Utc>,
 ) -> Result<Resync, DbErr> {
-    let txn = backend.db.begin().await?;
-    // Reads, then writes: on SQLite take the write lock first.
-    crate::db::lock_for_write(&txn, "outbox").await?;
-    let queued = queue_upcoming(&txn, subject, now).await?;
-    let retried = retry_failed(&txn, subject, now).await?;
-    if let Subject::Space(space_id) = subject {
-        read_room_now(&txn, space_id, now).await?;
-    }
-    txn.commit().await?;
-    backend.sync.wake();
-    backend.sync.changes.publish(subject);
-    tracing::info!(?subject, queued, retried, "resync queued");
-    Ok(Resync { queued, retried })
+    queue(backend, subject, now, Scope::Everything).await
 }
 
 /// A new connection's first sync: its upcoming records are queued. (The
@@ -55,14 +43,40 @@ pub async fn first_sync(
     subject: Subject,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
+    Ok(queue(backend, subject, now, Scope::UpcomingOnly)
+        .await?
+        .queued)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    UpcomingOnly,
+    /// Also retry failed jobs and read a room now.
+    Everything,
+}
+
+async fn queue(
+    backend: &Backend,
+    subject: Subject,
+    now: DateTime<Utc>,
+    scope: Scope,
+) -> Result<Resync, DbErr> {
     let txn = backend.db.begin().await?;
+    // Reads, then writes: on SQLite take the write lock first.
     crate::db::lock_for_write(&txn, "outbox").await?;
     let queued = queue_upcoming(&txn, subject, now).await?;
+    let mut retried = 0;
+    if scope == Scope::Everything {
+        retried = retry_failed(&txn, subject, now).await?;
+        if let Subject::Space(space_id) = subject {
+            read_room_now(&txn, space_id, now).await?;
+        }
+    }
     txn.commit().await?;
     backend.sync.wake();
     backend.sync.changes.publish(subject);
-    tracing::info!(?subject, queued, "first sync queued");
-    Ok(queued)
+    tracing::info!(?subject, ?scope, queued, retried, "sync queued");
+    Ok(Resync { queued, retried })
 }
 
 struct Records {

@@ -93,6 +93,14 @@ impl SyncState {
         }
     }
 
+    /// A connection whose records can be written again ("Resync now").
+    pub fn can_resync(self) -> bool {
+        matches!(
+            self,
+            SyncState::Active | SyncState::Syncing | SyncState::Error
+        )
+    }
+
     /// Needs a person: the dashboard's "in trouble" filter.
     pub fn in_trouble(self) -> bool {
         matches!(self, SyncState::NeedsReauthorization | SyncState::Error)

@@ -119,7 +119,7 @@ impl Worker {
         );
         let n = jobs.len();
         let gate = self.backend.sync.write_gate(&self.backend.db).await;
-        let known = appointments::Prefetched::read(
+        let known = appointments::Prefetched::prepare(
             &self.backend.db,
             &self.backend.settings.public_base_url,
             &jobs,
