@@ -112,6 +112,23 @@ pub fn SpacePage() -> impl IntoView {
         },
         |(s, _, _, _, _)| space_slots(s.space_id, s.date, s.view.value().to_owned()),
     );
+    // The form has its own copy of the slots, fetched again only when the
+    // patron's own actions change them, not on live pushes: rebuilding the
+    // form under someone's hands would drop what they typed and silently
+    // switch a slot that was just taken to another one. A slot taken
+    // meanwhile shows as Unavailable in the grid above, and booking it
+    // answers "taken" next to Start.
+    let form_slots = Resource::new(
+        move || {
+            (
+                shown.get(),
+                start.get(),
+                book.version().get(),
+                cancel.version().get(),
+            )
+        },
+        |(s, _, _, _)| space_slots(s.space_id, s.date, s.view.value().to_owned()),
+    );
     let session = SessionActions::get();
     view! {
         <Suspense>
@@ -124,7 +141,6 @@ pub fn SpacePage() -> impl IntoView {
         // A Transition keeps the grid on screen while it is fetched again.
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let user = session.user.await.ok().flatten();
                 match grid.await {
                     Ok(g) => {
                         let shown = shown.get_untracked();
@@ -136,10 +152,6 @@ pub fn SpacePage() -> impl IntoView {
                                 GridView::Day => view! { <DayGrid grid=g.clone() shown=shown.clone() /> }.into_any(),
                                 GridView::Week => view! { <WeekGrid grid=g.clone() shown=shown.clone() /> }.into_any(),
                             }}
-                            <BookingPanel grid=g.clone() shown=shown.clone() user=user.clone() start=start.get_untracked() book />
-                            {user
-                                .filter(|u| u.role.satisfies(Role::Staff))
-                                .map(|_| view! { <StaffBookings shown=shown.clone() cancel /> })}
                         }
                         .into_any()
                     }
@@ -150,6 +162,21 @@ pub fn SpacePage() -> impl IntoView {
                     }
                     .into_any(),
                 }
+            })}
+        </Transition>
+        <Transition>
+            {move || Suspend::new(async move {
+                let user = session.user.await.ok().flatten();
+                // An unknown space is already explained above.
+                form_slots.await.ok().map(|g| {
+                    let shown = shown.get_untracked();
+                    view! {
+                        <BookingPanel grid=g.clone() shown=shown.clone() user=user.clone() start=start.get_untracked() book />
+                        {user
+                            .filter(|u| u.role.satisfies(Role::Staff))
+                            .map(|_| view! { <StaffBookings shown=shown.clone() cancel /> })}
+                    }
+                })
             })}
         </Transition>
     }
