@@ -301,6 +301,16 @@ impl EmulatorHandle {
         self.shared.kick_outbox();
     }
 
+    /// Every access token and every refresh token issued so far (expired
+    /// and revoked ones too): what a leak scan looks for.
+    pub fn issued_tokens(&self) -> (Vec<String>, Vec<String>) {
+        let w = self.shared.world.lock();
+        (
+            w.access_tokens.keys().cloned().collect(),
+            w.refresh_tokens.keys().cloned().collect(),
+        )
+    }
+
     // ----- clock, settings, faults -----
 
     pub fn now(&self) -> DateTime<Utc> {

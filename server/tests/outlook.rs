@@ -12,6 +12,7 @@ use emulator::state::SignInAudience;
 use emulator::{DEMO, NewApp, RegisteredApp};
 use reqwest::StatusCode;
 use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+use support::microsoft::{at_microsoft, callback, location};
 use support::{TestApp, client, login};
 
 /// Riley, not Sam: the demo seed turns Sam's appointments on, and these
@@ -87,99 +88,6 @@ async fn start(app: &TestApp, c: &reqwest::Client) -> String {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
     location(&r)
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get("location")
-        .expect("a redirect")
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn form_of(html: &str) -> (String, String) {
-    let between = |s: &str, a: &str, b: &str| {
-        let i = s.find(a).unwrap_or_else(|| panic!("{a} not in {s}")) + a.len();
-        let j = s[i..].find(b).unwrap() + i;
-        s[i..j].to_owned()
-    };
-    let action = between(html, "action=\"", "\"");
-    let at = html.find("name=\"flow\"").expect("a flow field");
-    (action, between(&html[at..], "value=\"", "\""))
-}
-
-/// Signs in at the emulator and presses `button` on the page that follows
-/// (consent "accept"/"cancel", admin approval "back"); `None` presses
-/// nothing. Returns the final redirect (to Calbridge's callback).
-async fn at_microsoft(
-    app: &TestApp,
-    c: &reqwest::Client,
-    authorize_url: &str,
-    who: (&str, &str),
-    button: Option<&str>,
-) -> String {
-    let base = app.emulator().base_url().to_owned();
-    let r = c.get(authorize_url).send().await.unwrap();
-    if r.status().is_redirection() {
-        // Already signed in at Microsoft, consent given: straight back.
-        return location(&r);
-    }
-    let html = r.text().await.unwrap();
-    if !html.contains("name=\"loginfmt\"") {
-        // An account picker (signed in already): continue as that account.
-        return press(app, c, &html, button.unwrap_or("pick")).await;
-    }
-    let (action, flow) = form_of(&html);
-    let r = c
-        .post(format!("{base}{action}"))
-        .form(&[
-            ("flow", flow.as_str()),
-            ("action", "signin"),
-            ("loginfmt", who.0),
-            ("passwd", who.1),
-        ])
-        .send()
-        .await
-        .unwrap();
-    if r.status().is_redirection() {
-        return location(&r);
-    }
-    let html = r.text().await.unwrap();
-    press(app, c, &html, button.unwrap_or("accept")).await
-}
-
-/// Presses a button of an emulator page, through any further pages
-/// (picker → consent), until the redirect back.
-async fn press(app: &TestApp, c: &reqwest::Client, html: &str, button: &str) -> String {
-    let base = app.emulator().base_url().to_owned();
-    let mut html = html.to_owned();
-    let mut button = button.to_owned();
-    for _ in 0..3 {
-        let (action, flow) = form_of(&html);
-        let r = c
-            .post(format!("{base}{action}"))
-            .form(&[("flow", flow.as_str()), ("action", button.as_str())])
-            .send()
-            .await
-            .unwrap();
-        if r.status().is_redirection() {
-            return location(&r);
-        }
-        html = r.text().await.unwrap();
-        button = "accept".into();
-    }
-    panic!("no redirect back: {html}")
-}
-
-/// Follows Microsoft's redirect to the callback on the test server (the
-/// registered redirect URI has no port).
-async fn callback(app: &TestApp, c: &reqwest::Client, redirect: &str) -> reqwest::Response {
-    let query = redirect.split_once('?').map(|(_, q)| q).unwrap_or("");
-    c.get(app.url(&format!("/oauth/microsoft/callback?{query}")))
-        .send()
-        .await
-        .unwrap()
 }
 
 async fn connection(

@@ -1,9 +1,13 @@
-//! The client secret never leaves the server: the whole integration flow
-//! (save with the real secret, activate, deactivate, disconnect, and a
-//! failing save that still carries it) runs against the in-process
-//! Microsoft emulator, then every HTTP response (status, headers, body),
+//! The client secret and the Microsoft tokens never leave the server: the
+//! whole integration flow (save with the real secret, activate, deactivate,
+//! a failing save that still carries it; a staff member connects Outlook
+//! and an appointment syncs; an admin connects a space to a room and a
+//! booking syncs; the status pages; staff disconnect; the admin
+//! disconnects everything) runs against the in-process Microsoft emulator,
+//! then every HTTP response (status, headers, body),
 //! the served HTML, the site's JS and wasm, the server log and every raw
-//! database row are searched for the secret in raw, URL-encoded, base64
+//! database row are searched for the secret, every access and refresh
+//! token the emulator issued, and the master key, in raw, URL-encoded, base64
 //! (standard and URL-safe, at every alignment) and JSON-escaped forms.
 //!
 //! A test binary of its own: it installs the process-wide log capture
@@ -15,16 +19,27 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use aho_corasick::AhoCorasick;
+use backend::entities::{space, user};
+use backend::microsoft::identity::ROOM_SCOPES;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use chrono::Utc;
 use emulator::state::SignInAudience;
 use emulator::{DEMO, NewApp};
 use reqwest::{RequestBuilder, StatusCode};
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::EntityTrait;
+use support::microsoft::{callback, connect_staff, location};
+use support::rooms::{self, FRAN, SEMINAR};
 use support::{Db, TestApp};
 
 const ADMIN: (&str, &str) = ("admin@calbridge.test", "calbridge-admin");
 const STAFF: (&str, &str) = ("sam@calbridge.test", "calbridge-staff");
+const PATRON: (&str, &str) = ("pat@calbridge.test", "calbridge-patron");
+const SAM_MS: (&str, &str) = (
+    "sam.reader@contoso-library.onmicrosoft.com",
+    "Staff-Pass-2024!",
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_secret_appears_nowhere_outside_the_vault() {
@@ -44,13 +59,35 @@ async fn scan(app: TestApp, log: Captured) {
     seen.add("server log", log.contents());
     seen.assert_meaningful();
 
-    for (what, secret) in [
-        ("client secret", client_secret.as_str()),
-        ("master key", master_key.trim()),
-    ] {
-        let hits = seen.find(secret);
-        assert!(hits.is_empty(), "the {what} leaked: {hits:#?}");
-    }
+    let (access_tokens, refresh_tokens) = app.emulator().issued_tokens();
+    // Sam's and Fran's grants, at least: else the scan proves nothing.
+    assert!(
+        access_tokens.len() >= 2,
+        "{} access tokens",
+        access_tokens.len()
+    );
+    assert!(
+        refresh_tokens.len() >= 2,
+        "{} refresh tokens",
+        refresh_tokens.len()
+    );
+    let secrets = [
+        ("client secret", vec![client_secret]),
+        ("master key", vec![master_key.trim().to_owned()]),
+        ("access token", access_tokens),
+        ("refresh token", refresh_tokens),
+    ];
+    let named: Vec<(String, String)> = secrets
+        .into_iter()
+        .flat_map(|(what, values)| {
+            values
+                .into_iter()
+                .enumerate()
+                .map(move |(n, v)| (format!("{what} #{n}"), v))
+        })
+        .collect();
+    let hits = seen.find_all(&named);
+    assert!(hits.is_empty(), "leaked: {hits:#?}");
 }
 
 // ----- the flow -----
@@ -58,12 +95,22 @@ async fn scan(app: TestApp, log: Captured) {
 /// Walks the page's operations as an admin would, with and without
 /// JavaScript; returns the client secret used.
 async fn run_flow(app: &TestApp, seen: &mut Haystack) -> String {
-    let registered = app.emulator().register_app(NewApp::web(
+    let mut new = NewApp::web(
         "Calbridge",
         DEMO.tenant_id,
         SignInAudience::AzureADMultipleOrgs,
-        "http://127.0.0.1/oauth/microsoft/callback",
-    ));
+        &format!(
+            "{}/oauth/microsoft/callback",
+            app.backend.settings.public_base_url.trim_end_matches('/')
+        ),
+    );
+    // Staff calendars and room calendars, as the README tells admins.
+    for scope in ROOM_SCOPES {
+        if !new.delegated_permissions.iter().any(|p| p == scope) {
+            new.delegated_permissions.push(scope.to_owned());
+        }
+    }
+    let registered = app.emulator().register_app(new);
     let secret = registered.secret_value.clone();
     let api = signed_in(app, seen, support::api_client(), ADMIN).await;
     let html = signed_in(app, seen, support::client(), ADMIN).await;
@@ -126,10 +173,31 @@ async fn run_flow(app: &TestApp, seen: &mut Haystack) -> String {
         page(app, seen, &html).await;
     }
     seen.add_event_stream(events).await;
+    let r = call(
+        seen,
+        "activate",
+        api.post(fn_url(app, "set_integration_active"))
+            .form(&[("active", "true")]),
+    )
+    .await;
+    assert_eq!(r, StatusCode::OK);
+    let sam = staff_calendar_syncs(app, seen).await;
+    room_syncs(app, seen, &api).await;
+    // The sealed tokens, while they are stored.
+    seen.add_database_rows(app).await;
+    let r = call(
+        seen,
+        "disconnect_outlook",
+        sam.post(fn_url(app, "disconnect_outlook")),
+    )
+    .await;
+    assert_eq!(r, StatusCode::OK);
     for read in [
         "integration_settings",
         "integration_audit_log",
         "secret_expiry_banner",
+        "sync_overview",
+        "outbox_records",
     ] {
         call(seen, read, api.post(fn_url(app, read))).await;
     }
@@ -143,6 +211,159 @@ async fn run_flow(app: &TestApp, seen: &mut Haystack) -> String {
     assert_eq!(r, StatusCode::OK);
     page(app, seen, &html).await;
     secret
+}
+
+/// Sam connects Outlook, a patron books an appointment with Sam, it lands
+/// in Sam's mailbox; Sam looks at the sync status. Returns Sam's client.
+async fn staff_calendar_syncs(app: &TestApp, seen: &mut Haystack) -> reqwest::Client {
+    let sam = signed_in(app, seen, support::client(), STAFF).await;
+    connect_staff(app, &sam, SAM_MS).await;
+    let sam_api = signed_in(app, seen, support::api_client(), STAFF).await;
+    call(
+        seen,
+        "outlook_connection",
+        sam_api.post(fn_url(app, "outlook_connection")),
+    )
+    .await;
+
+    let patron = signed_in(app, seen, support::api_client(), PATRON).await;
+    let sam_id = user_id(app, STAFF.0).await;
+    let starts_at = open_time(app, seen, sam_id).await;
+    let form = [
+        ("staff_id", sam_id.to_string()),
+        ("starts_at", starts_at),
+        ("patron_name", "Pat Patron".to_owned()),
+        ("patron_email", PATRON.0.to_owned()),
+        ("question", String::new()),
+    ];
+    let r = call(
+        seen,
+        "book_appointment",
+        patron.post(fn_url(app, "book_appointment")).form(&form),
+    )
+    .await;
+    assert_eq!(r, StatusCode::OK);
+    written_to(app, SAM_MS.0).await;
+    call(
+        seen,
+        "my_sync_status",
+        sam_api.post(fn_url(app, "my_sync_status")),
+    )
+    .await;
+    sam_api
+}
+
+/// The admin connects the first space to the seminar room as Fran; a
+/// patron's booking of it lands on the room.
+async fn room_syncs(app: &TestApp, seen: &mut Haystack, api: &reqwest::Client) {
+    let space_id = space::Entity::find()
+        .one(&app.backend.db)
+        .await
+        .unwrap()
+        .expect("a demo space")
+        .id;
+    let browser = signed_in(app, seen, support::client(), ADMIN).await;
+    let r = browser
+        .post(app.url("/oauth/microsoft/connect-room"))
+        .form(&[("space_id", space_id.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let redirect = rooms::at_microsoft(app, &location(&r), FRAN).await;
+    let r = callback(app, &browser, &redirect).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let pick = [
+        ("space_id", space_id.to_string()),
+        ("address", SEMINAR.to_owned()),
+    ];
+    let r = call(
+        seen,
+        "pick_room",
+        api.post(fn_url(app, "pick_room")).form(&pick),
+    )
+    .await;
+    assert_eq!(r, StatusCode::OK);
+
+    let patron = signed_in(app, seen, support::api_client(), PATRON).await;
+    let date = (Utc::now().date_naive() + chrono::TimeDelta::days(2)).to_string();
+    let grid = [
+        ("space_id", space_id.to_string()),
+        ("date", date),
+        ("view", "day".to_owned()),
+    ];
+    let body = body_of(
+        seen,
+        "space_slots",
+        patron.post(fn_url(app, "space_slots")).form(&grid),
+    )
+    .await;
+    let starts_at = support::json(&body)["days"][0]["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["free"] == true)
+        .expect("a free slot")["starts_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let form = [
+        ("space_id", space_id.to_string()),
+        ("starts_at", starts_at),
+        ("slots", "1".to_owned()),
+        ("patron_name", "Pat Patron".to_owned()),
+        ("patron_email", PATRON.0.to_owned()),
+    ];
+    let r = call(
+        seen,
+        "book_space",
+        patron.post(fn_url(app, "book_space")).form(&form),
+    )
+    .await;
+    assert_eq!(r, StatusCode::OK);
+    written_to(app, SEMINAR).await;
+    let status = [("space_id", space_id.to_string())];
+    for read in ["space_sync_status", "room_connection"] {
+        call(seen, read, api.post(fn_url(app, read)).form(&status)).await;
+    }
+}
+
+async fn user_id(app: &TestApp, email: &str) -> i64 {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(&app.backend.db)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{email} is seeded"))
+        .id
+}
+
+/// The first open appointment time of the staff member in the next week.
+async fn open_time(app: &TestApp, seen: &mut Haystack, staff_id: i64) -> String {
+    for ahead in 1..8 {
+        let date = (Utc::now().date_naive() + chrono::TimeDelta::days(ahead)).to_string();
+        let form = [("staff_id", staff_id.to_string()), ("date", date)];
+        let request = support::api_client()
+            .post(fn_url(app, "appointment_times"))
+            .form(&form);
+        let body = body_of(seen, "appointment_times", request).await;
+        if let Some(first) = support::json(&body)["slots"][0]["starts_at"].as_str() {
+            return first.to_owned();
+        }
+    }
+    panic!("no open times in the next week");
+}
+
+/// Waits until the sync wrote an event to `mailbox` at the emulator.
+async fn written_to(app: &TestApp, mailbox: &str) {
+    for _ in 0..300 {
+        if !app.emulator().events(mailbox).is_empty() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("nothing was written to {mailbox} in 30 s");
 }
 
 async fn signed_in(
@@ -175,8 +396,19 @@ fn uuid_string() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// `call`, returning the body of a successful answer.
+async fn body_of(seen: &mut Haystack, what: &str, request: RequestBuilder) -> String {
+    let (status, body) = send(seen, what, request).await;
+    assert_eq!(status, StatusCode::OK, "{what}");
+    String::from_utf8(body).unwrap()
+}
+
 /// Sends the request and records its status line, headers and body.
 async fn call(seen: &mut Haystack, what: &str, request: RequestBuilder) -> StatusCode {
+    send(seen, what, request).await.0
+}
+
+async fn send(seen: &mut Haystack, what: &str, request: RequestBuilder) -> (StatusCode, Vec<u8>) {
     let response = request.send().await.unwrap();
     let status = response.status();
     let mut bytes = format!("{status}\n").into_bytes();
@@ -185,9 +417,10 @@ async fn call(seen: &mut Haystack, what: &str, request: RequestBuilder) -> Statu
         bytes.extend_from_slice(value.as_bytes());
         bytes.push(b'\n');
     }
-    bytes.extend_from_slice(&response.bytes().await.unwrap());
+    let body = response.bytes().await.unwrap().to_vec();
+    bytes.extend_from_slice(&body);
     seen.add(&format!("response to {what}"), bytes);
-    status
+    (status, body)
 }
 
 // ----- where the secret could hide -----
@@ -235,21 +468,12 @@ impl Haystack {
 
     /// Every row of every table, each column as text (blobs as bytes).
     async fn add_database_rows(&mut self, app: &TestApp) {
-        let db = &app.backend.db;
-        for table in sqlite_tables(db).await {
-            let columns = column_count(db, &table).await;
-            let rows = db
-                .query_all(sql(db, &format!("SELECT * FROM \"{table}\"")))
-                .await
-                .unwrap();
-            for (n, row) in rows.iter().enumerate() {
-                let mut bytes = Vec::new();
-                for i in 0..columns {
-                    bytes.extend(column_bytes(row, i, &table));
-                    bytes.push(b'|');
-                }
-                self.add(&format!("table {table}, row {n}"), bytes);
-            }
+        for (n, (table, bytes)) in support::rows::all_rows(&app.backend.db)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            self.add(&format!("table {table}, row {n}"), bytes);
         }
     }
 
@@ -267,20 +491,39 @@ impl Haystack {
         assert!(has("response to failed save (form)", "__err="));
         assert!(has("event stream", "event: integration"));
         assert!(has("server log", "Calbridge is listening"));
+        assert!(has("table calendar_connections", "v1:"));
+        assert!(has("response to outlook_connection", "sam.reader@"));
     }
 
     /// Every (place, encoding) where `secret` shows.
     fn find(&self, secret: &str) -> Vec<String> {
-        let forms = encodings(secret);
-        self.items
+        self.find_all(&[("secret".to_owned(), secret.to_owned())])
+    }
+
+    /// Every (place, which secret, encoding) where one of the named
+    /// secrets shows: one pass over each item for all of them at once
+    /// (a debug build's wasm is megabytes, and there are dozens of
+    /// secrets in a hundred forms each).
+    fn find_all(&self, secrets: &[(String, String)]) -> Vec<String> {
+        let (labels, patterns): (Vec<String>, Vec<String>) = secrets
             .iter()
-            .flat_map(|(what, bytes)| {
-                forms
-                    .iter()
-                    .filter(|(_, form)| contains(bytes, form.as_bytes()))
-                    .map(move |(name, _)| format!("{what}: {name}"))
+            .flat_map(|(name, secret)| {
+                encodings(secret)
+                    .into_iter()
+                    .filter(|(_, form)| !form.is_empty())
+                    .map(move |(encoding, form)| (format!("{name}, {encoding}"), form))
             })
-            .collect()
+            .unzip();
+        let searcher = AhoCorasick::new(&patterns).unwrap();
+        let mut hits = Vec::new();
+        for (what, bytes) in &self.items {
+            for m in searcher.find_overlapping_iter(bytes.as_slice()) {
+                hits.push(format!("{what}: {}", labels[m.pattern().as_usize()]));
+            }
+        }
+        hits.sort();
+        hits.dedup();
+        hits
     }
 }
 
@@ -307,53 +550,6 @@ fn site_files(root: &Path) -> Vec<PathBuf> {
         }
     }
     found
-}
-
-fn sql(db: &impl ConnectionTrait, text: &str) -> Statement {
-    Statement::from_string(db.get_database_backend(), text.to_owned())
-}
-
-async fn sqlite_tables(db: &impl ConnectionTrait) -> Vec<String> {
-    let rows = db
-        .query_all(sql(
-            db,
-            "SELECT name FROM sqlite_master WHERE type = 'table'",
-        ))
-        .await
-        .unwrap();
-    let names: Vec<String> = rows
-        .iter()
-        .map(|r| r.try_get_by_index(0).unwrap())
-        .collect();
-    assert!(
-        names.iter().any(|n| n == "integration_settings"),
-        "{names:?}"
-    );
-    names
-}
-
-async fn column_count(db: &impl ConnectionTrait, table: &str) -> usize {
-    let q = format!("SELECT count(*) FROM pragma_table_info('{table}')");
-    let row = db.query_one(sql(db, &q)).await.unwrap().unwrap();
-    let n: i64 = row.try_get_by_index(0).unwrap();
-    n as usize
-}
-
-/// A column's value as bytes, whatever its SQLite type.
-fn column_bytes(row: &sea_orm::QueryResult, i: usize, table: &str) -> Vec<u8> {
-    if let Ok(v) = row.try_get_by_index::<Option<String>>(i) {
-        return v.unwrap_or_default().into_bytes();
-    }
-    if let Ok(v) = row.try_get_by_index::<Option<i64>>(i) {
-        return v.map(|n| n.to_string()).unwrap_or_default().into_bytes();
-    }
-    if let Ok(v) = row.try_get_by_index::<Option<f64>>(i) {
-        return v.map(|n| n.to_string()).unwrap_or_default().into_bytes();
-    }
-    match row.try_get_by_index::<Option<Vec<u8>>>(i) {
-        Ok(v) => v.unwrap_or_default(),
-        Err(e) => panic!("column {i} of {table} is unreadable, so unscanned: {e}"),
-    }
 }
 
 // ----- the forms a secret can take -----

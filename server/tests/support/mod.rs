@@ -12,7 +12,9 @@
 #![allow(dead_code)]
 
 pub mod live;
+pub mod microsoft;
 pub mod rooms;
+pub mod rows;
 
 use std::sync::Arc;
 

@@ -10,6 +10,7 @@ use emulator::{DEMO, NewApp};
 use reqwest::StatusCode;
 use sea_orm::EntityTrait;
 
+pub use super::microsoft::location;
 use super::{TestApp, api_client, client, login};
 
 pub const ADMIN: (&str, &str) = ("admin@calbridge.test", "calbridge-admin");
@@ -40,64 +41,10 @@ pub async fn set_up(app: &TestApp) -> i64 {
     activate(app, &registered, AccountType::AnyOrganization).await
 }
 
-pub fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get("location")
-        .expect("a redirect")
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn form_of(html: &str) -> (String, String) {
-    let between = |s: &str, a: &str, b: &str| {
-        let i = s.find(a).unwrap_or_else(|| panic!("{a} not in {s}")) + a.len();
-        let j = s[i..].find(b).unwrap() + i;
-        s[i..j].to_owned()
-    };
-    let action = between(html, "action=\"", "\"");
-    let at = html.find("name=\"flow\"").expect("a flow field");
-    (action, between(&html[at..], "value=\"", "\""))
-}
-
-/// Signs in at the emulator (and consents); returns the redirect back to
-/// Calbridge's callback.
+/// Signs in at the emulator as `who` (and consents); returns the redirect
+/// back to Calbridge's callback.
 pub async fn at_microsoft(app: &TestApp, authorize_url: &str, who: (&str, &str)) -> String {
-    let c = client();
-    let base = app.emulator().base_url().to_owned();
-    let html = c
-        .get(authorize_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let (action, flow) = form_of(&html);
-    let r = c
-        .post(format!("{base}{action}"))
-        .form(&[
-            ("flow", flow.as_str()),
-            ("action", "signin"),
-            ("loginfmt", who.0),
-            ("passwd", who.1),
-        ])
-        .send()
-        .await
-        .unwrap();
-    if r.status().is_redirection() {
-        return location(&r);
-    }
-    let html = r.text().await.unwrap();
-    let (action, flow) = form_of(&html);
-    let r = c
-        .post(format!("{base}{action}"))
-        .form(&[("flow", flow.as_str()), ("action", "accept")])
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_redirection(), "{:?}", r.text().await);
-    location(&r)
+    super::microsoft::at_microsoft(app, &client(), authorize_url, who, None).await
 }
 
 /// `set_up`, then the admin authorizes as Fran and picks the seminar
