@@ -82,7 +82,16 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Communication(value.to_string())
+        match value {
+            // The server could not read the call's fields (one missing, a
+            // number that is not one): the caller's mistake, so a 400 that
+            // says what was wrong, not a 500. Forms send every field, so
+            // only hand-made requests get here.
+            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => {
+                AppError::Invalid(format!("The request's fields could not be read: {detail}."))
+            }
+            other => AppError::Communication(other.to_string()),
+        }
     }
 }
 

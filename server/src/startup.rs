@@ -201,6 +201,9 @@ fn router(state: AppState) -> Router {
             AppState,
             _,
         >(context, shell))
+        .layer(axum::middleware::from_fn(
+            routes::server_fn_errors::status_from_app_error,
+        ))
         .layer(sessions)
         .layer(axum::middleware::from_fn(routes::metrics::count_requests))
         .layer(TraceLayer::new_for_http())

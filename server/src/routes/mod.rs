@@ -5,5 +5,6 @@ pub mod health;
 pub mod metrics;
 pub mod oauth;
 pub mod room_oauth;
+pub mod server_fn_errors;
 pub mod sync_events;
 pub mod webhooks;
