@@ -30,10 +30,48 @@ async fn main() {
         raw().await;
         return;
     }
+    let mut ok = true;
     if std::env::var_os("CALBRIDGE_BENCH_SKIP_LATENCY").is_none() {
-        latency().await;
+        ok &= latency().await;
     }
-    throughput().await;
+    ok &= throughput().await;
+    if !ok {
+        std::process::exit(1);
+    }
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn missed(ok: bool) -> &'static str {
+    if ok { "" } else { " MISSED" }
+}
+
+/// The emulator stands for Microsoft, a service on other machines: it
+/// runs on a runtime with threads of its own, as it would in its own
+/// process. On the runtime the engine (and the load) uses, the timers that
+/// play Graph's 50 ms per request fired late whenever the workers were
+/// busy, and the figure measured the emulator's lateness, not Calbridge.
+fn emulator_apart() -> emulator::EmulatorHandle {
+    std::thread::spawn(|| {
+        let runtime: &'static tokio::runtime::Runtime = Box::leak(Box::new(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("emulator")
+                .enable_all()
+                .build()
+                .expect("a runtime for the emulator"),
+        ));
+        runtime
+            .block_on(emulator::Emulator::start(emulator::EmulatorConfig::demo()))
+            .expect("emulator starts")
+    })
+    .join()
+    .expect("the emulator's thread")
 }
 
 async fn database() -> (sea_orm::DatabaseConnection, tempfile::TempDir) {
@@ -58,9 +96,10 @@ async fn database() -> (sea_orm::DatabaseConnection, tempfile::TempDir) {
     (db, dir)
 }
 
-async fn latency() {
+/// Prints the latency; whether it meets its target.
+async fn latency() -> bool {
     let (db, _dir) = database().await;
-    let env = env(db).await;
+    let env = env_with(db, emulator_apart()).await;
     connect(&env.backend, env.staff_id, SAM).await;
     let workers = spawn_workers(&env.backend, 2);
     let mut samples = Vec::with_capacity(LATENCY_SAMPLES);
@@ -81,19 +120,23 @@ async fn latency() {
     }
     samples.sort();
     let p = |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).min(samples.len()) - 1];
+    let ok = p(0.99) <= Duration::from_millis(300);
     println!(
-        "booking-commit -> event-created latency over {LATENCY_SAMPLES} bookings: p50 {:.1} ms, p99 {:.1} ms (target p99 <= 300 ms)",
+        "booking-commit -> event-created latency over {LATENCY_SAMPLES} bookings: p50 {:.1} ms, p99 {:.1} ms (target p99 <= 300 ms){}",
         p(0.50).as_secs_f64() * 1000.0,
-        p(0.99).as_secs_f64() * 1000.0
+        p(0.99).as_secs_f64() * 1000.0,
+        missed(ok)
     );
+    ok
 }
 
-async fn throughput() {
+/// Prints the drain time against the bound; whether it meets its target.
+async fn throughput() -> bool {
     let (db, _dir) = database().await;
-    let env = env(db).await;
+    let env = env_with(db, emulator_apart()).await;
     // One process with room for every mailbox's 4 slots (20 × 4).
     let mut settings = (*env.backend.settings).clone();
-    settings.sync.concurrency = 128;
+    settings.sync.concurrency = env_number("CALBRIDGE_BENCH_CONCURRENCY", 128);
     let env = SyncEnv {
         backend: backend::Backend::new(env.backend.db.clone(), settings, test_vault()),
         ..env
@@ -134,7 +177,7 @@ async fn throughput() {
         latency_ms: graph_ms,
         ..FaultConfig::default()
     });
-    let workers = spawn_workers(&env.backend, 2);
+    let workers = spawn_workers(&env.backend, env_number("CALBRIDGE_BENCH_WORKERS", 2));
     let started = Instant::now();
     settings.active = true;
     backend::integration::store::write(&env.backend.db, &settings)
@@ -167,14 +210,17 @@ async fn throughput() {
     assert_eq!(created, total, "every appointment is in its mailbox, once");
     let bound = Duration::from_millis(graph_ms.max(1)) * (total as u32) / (STAFF as u32 * 4);
     let stats = env.emu.stats();
+    let ratio = took.as_secs_f64() / bound.as_secs_f64();
+    let ok = ratio <= 1.1;
     println!(
-        "synced {total} appointments for {STAFF} staff in {:.3} s; bound {:.3} s; ratio {:.2} (target <= 1.1); max in flight per mailbox {}, concurrency rejections {}",
+        "synced {total} appointments for {STAFF} staff in {:.3} s; bound {:.3} s; ratio {ratio:.2} (target <= 1.1){}; max in flight per mailbox {}, concurrency rejections {}",
         took.as_secs_f64(),
         bound.as_secs_f64(),
-        took.as_secs_f64() / bound.as_secs_f64(),
+        missed(ok),
         stats.max_in_flight,
         stats.concurrency_rejections
     );
+    ok
 }
 
 /// Diagnostics: the floor this machine allows. The same 2,000 creates
@@ -182,7 +228,7 @@ async fn throughput() {
 /// straight through the Graph client: no outbox, no database.
 async fn raw() {
     let (db, _dir) = database().await;
-    let env = env(db).await;
+    let env = env_with(db, emulator_apart()).await;
     let mut tokens = Vec::new();
     for n in 0..STAFF {
         let upn = if n == 0 {
@@ -219,23 +265,33 @@ async fn raw() {
     });
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
+    let spent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     for token in tokens {
         let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(4));
         for i in 0..PER_STAFF {
             let graph = env.backend.graph.clone();
             let token = token.clone();
             let sem = sem.clone();
+            let spent = spent.clone();
             tasks.spawn(async move {
                 let _p = sem.acquire().await.unwrap();
+                let sent = Instant::now();
                 let body = serde_json::json!({"subject": format!("raw {i}"),
                     "start": {"dateTime": "2026-12-01T10:00:00", "timeZone": "UTC"},
                     "end": {"dateTime": "2026-12-01T10:30:00", "timeZone": "UTC"}});
                 graph.create_event(&token, &body).await.unwrap();
+                spent.lock().unwrap().push(sent.elapsed());
             });
         }
     }
     while tasks.join_next().await.is_some() {}
     let took = started.elapsed();
+    let spent = spent.lock().unwrap();
+    let mean = spent.iter().sum::<Duration>() / spent.len() as u32;
+    println!(
+        "raw: one create takes {:.1} ms on average from send to answer (the emulator waits {graph_ms} ms)",
+        mean.as_secs_f64() * 1000.0
+    );
     let bound =
         Duration::from_millis(graph_ms.max(1)) * (STAFF * PER_STAFF) as u32 / (STAFF as u32 * 4);
     println!(

@@ -5,7 +5,8 @@
 //! (The 500 connected rooms of the figure are not set up here yet.)
 //!
 //! `cargo bench -p server --features app/ssr --bench memory`
-//! (`CALBRIDGE_BENCH_CALENDARS` changes the 1,000).
+//! (`CALBRIDGE_BENCH_CALENDARS` and `CALBRIDGE_BENCH_ROOMS` change the
+//! 1,000 and 500).
 
 #[path = "../../backend/tests/sync_support/mod.rs"]
 mod sync_support;
@@ -13,18 +14,29 @@ mod sync_support;
 use std::process::{Child, Command};
 use std::time::Duration;
 
+use backend::availability::Hours;
+use backend::integration::AccountType;
+use backend::microsoft::identity::ROOM_SCOPES;
+use backend::rooms::{self, RoomCallbackOutcome};
+use backend::spaces::{self, SpaceInput};
 use base64::Engine;
+use chrono::Utc;
+use emulator::state::SignInAudience;
+use emulator::{DEMO, NewApp};
 use sync_support::*;
+
+const FRAN: (&str, &str) = (
+    "fran.facilities@contoso-library.onmicrosoft.com",
+    "Rooms-Pass-2024!",
+);
 
 const IDLE_TARGET_MB: u64 = 40;
 const LOADED_TARGET_MB: u64 = 150;
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let calendars: usize = std::env::var("CALBRIDGE_BENCH_CALENDARS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
+    let calendars = env_or("CALBRIDGE_BENCH_CALENDARS", 1000);
+    let rooms = env_or("CALBRIDGE_BENCH_ROOMS", 500);
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!(
         "sqlite://{}?mode=rwc",
@@ -33,6 +45,17 @@ async fn main() {
     let db = backend::db::connect(&database_url).await.unwrap();
     backend::db::migrate(&db).await.unwrap();
     let env = env(db).await;
+    // One app registration for staff calendars and rooms, as the README
+    // tells admins to set up.
+    let mut new = NewApp::web(
+        "Calbridge",
+        DEMO.tenant_id,
+        SignInAudience::AzureADMultipleOrgs,
+        &backend::integration::redirect_url(&env.backend.settings),
+    );
+    new.delegated_permissions = ROOM_SCOPES.iter().map(|s| s.to_string()).collect();
+    let registered = env.emu.register_app(new);
+    save_integration(&env.backend, &registered, AccountType::AnyOrganization).await;
 
     let server = Server::start(dir.path(), &database_url, &env.emu, "idle");
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -41,7 +64,7 @@ async fn main() {
 
     // Each calendar blocks its staff member's hours (a free/busy loop per
     // calendar) and has two appointments waiting to be written.
-    let now = chrono::Utc::now();
+    let now = Utc::now();
     for (n, (staff_id, _)) in staff_with_mailboxes(&env, calendars, "mem")
         .await
         .into_iter()
@@ -55,6 +78,7 @@ async fn main() {
             book(&env.backend, staff_id, &format!("Patron {n}"), at).await;
         }
     }
+    connect_rooms(&env, rooms).await;
     let server = Server::start(dir.path(), &database_url, &env.emu, "loaded");
     // Long enough for every calendar's free/busy loop to run once.
     tokio::time::sleep(Duration::from_secs(15)).await;
@@ -63,15 +87,20 @@ async fn main() {
     server.stop();
     let all = jobs(&env.backend).await;
     let done = all.iter().filter(|j| j.status == "done").count();
-    let graph_requests = env.emu.requests().len();
+    let requests = env.emu.requests();
+    let room_reads = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains("room.mem"))
+        .count();
     println!(
-        "while measured: {done} of {} sync jobs done, {graph_requests} requests to Microsoft",
-        all.len()
+        "while measured: {done} of {} sync jobs done, {} requests to Microsoft, {room_reads} of them room calendar reads",
+        all.len(),
+        requests.len()
     );
 
     let ok_idle = report("idle", idle, None, IDLE_TARGET_MB);
     let ok_loaded = report(
-        &format!("{calendars} staff calendars connected"),
+        &format!("{calendars} staff calendars and {rooms} rooms connected"),
         loaded,
         Some(peak),
         LOADED_TARGET_MB,
@@ -79,6 +108,82 @@ async fn main() {
     if !(ok_idle && ok_loaded) {
         std::process::exit(1);
     }
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `count` rooms with Fran as their delegate, each connected to a space
+/// of its own as an admin does it: authorize as Fran, pick the room.
+async fn connect_rooms(env: &SyncEnv, count: usize) {
+    let b = &env.backend;
+    let fran = env.emu.user_id(FRAN.0).expect("Fran is in the demo tenant");
+    for i in 0..count {
+        let address = format!("room.mem{i}@contoso-library.onmicrosoft.com");
+        env.emu.add_room(
+            DEMO.tenant_id,
+            &address,
+            &format!("Memory room {i}"),
+            10,
+            &[fran],
+        );
+        let space_id = spaces::create(&b.db, &space(i), Utc::now())
+            .await
+            .unwrap()
+            .id;
+        let outcome = authorize_as_fran(b, space_id).await;
+        assert!(
+            matches!(outcome, RoomCallbackOutcome::Authorized { .. }),
+            "{outcome:?}"
+        );
+        rooms::pick_room(b, space_id, &address, Utc::now())
+            .await
+            .expect("Fran is the room's delegate");
+    }
+}
+
+fn space(i: usize) -> SpaceInput {
+    SpaceInput {
+        name: format!("Memory space {i}"),
+        location: "Floor 1".into(),
+        capacity: 10,
+        time_zone: "UTC".into(),
+        slot_minutes: 30,
+        booking_window_days: 14,
+        hours: (0..7)
+            .map(|weekday| Hours {
+                weekday,
+                opens: 480,
+                closes: 1200,
+            })
+            .collect(),
+    }
+}
+
+/// Fran signs in through the emulator's pages with the room scopes; the
+/// authorization is stored for `space_id`, as the callback does.
+async fn authorize_as_fran(b: &backend::Backend, space_id: i64) -> RoomCallbackOutcome {
+    let registration = backend::connections::active_registration(&b.db, &b.vault, &b.settings)
+        .await
+        .unwrap()
+        .expect("integration active");
+    let request = b
+        .identity
+        .authorization_request_for(&registration.credentials(), Some(FRAN.0), &ROOM_SCOPES)
+        .unwrap();
+    let code = sign_in_for_code(b, &request.url, FRAN.0, FRAN.1)
+        .await
+        .expect("code");
+    let tokens = b
+        .identity
+        .redeem_code(&registration.credentials(), &code, &request.verifier)
+        .await
+        .expect("tokens");
+    rooms::connect::authorize_with_tokens(b, space_id, tokens).await
 }
 
 fn report(what: &str, mb: u64, peak: Option<u64>, target: u64) -> bool {
@@ -117,6 +222,7 @@ impl Server {
             .env("CALBRIDGE_MASTER_KEY", key)
             .env("CALBRIDGE_SITE_ROOT", dir)
             .env("CALBRIDGE_SYNC__FREE_BUSY_INTERVAL_SECS", "10")
+            .env("CALBRIDGE_SYNC__ROOM_POLL_INTERVAL_SECS", "10")
             .env("RUST_LOG", "warn")
             .env_remove("DATABASE_URL")
             .stdout(log.try_clone().unwrap())
