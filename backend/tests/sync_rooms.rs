@@ -11,22 +11,23 @@ mod support;
 mod sync_support;
 
 use backend::Backend;
-use backend::availability::Hours;
 use backend::bookings::{self, BookingError, BookingRequest};
 use backend::entities::{calendar_connection, event_link, external_busy_block, room_link};
 use backend::integration::AccountType;
 use backend::microsoft::identity::ROOM_SCOPES;
 use backend::rooms::{self, RoomCallbackOutcome, RoomError};
-use backend::spaces::{self, SpaceInput};
 use backend::sync::Worker;
 use backend::vault::Vault;
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use emulator::state::SignInAudience;
 use emulator::{DEMO, EmulatorHandle, NewApp};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use secrecy::SecretString;
 use serde_json::json;
-use sync_support::{PUBLIC_URL, SAM, STAFF_PASSWORD, save_integration, settings, sign_in_for_code};
+use sync_support::{
+    PUBLIC_URL, SAM, STAFF_PASSWORD, at_text, authorize_room, new_space, save_integration,
+    settings, tomorrow,
+};
 
 on_both_databases!(
     bookings_land_on_the_room_and_follow_moves_and_cancels,
@@ -82,53 +83,8 @@ async fn env(db: DatabaseConnection) -> RoomEnv {
     }
 }
 
-async fn new_space(backend: &Backend, name: &str) -> i64 {
-    let input = SpaceInput {
-        name: name.into(),
-        location: "Floor 1".into(),
-        capacity: 20,
-        time_zone: "UTC".into(),
-        slot_minutes: 30,
-        booking_window_days: 14,
-        hours: (0..7)
-            .map(|weekday| Hours {
-                weekday,
-                opens: 0,
-                closes: 1440,
-            })
-            .collect(),
-    };
-    spaces::create(&backend.db, &input, Utc::now())
-        .await
-        .unwrap()
-        .id
-}
-
-/// Signs `upn` in through the emulator's pages with the room scopes and
-/// stores the authorization for `space_id`, as the callback does.
-async fn authorize(env: &RoomEnv, space_id: i64, upn: &str, password: &str) -> RoomCallbackOutcome {
-    let b = &env.backend;
-    let registration = backend::connections::active_registration(&b.db, &b.vault, &b.settings)
-        .await
-        .unwrap()
-        .expect("integration active");
-    let request = b
-        .identity
-        .authorization_request_for(&registration.credentials(), Some(upn), &ROOM_SCOPES)
-        .unwrap();
-    let code = sign_in_for_code(b, &request.url, upn, password)
-        .await
-        .expect("code");
-    let tokens = b
-        .identity
-        .redeem_code(&registration.credentials(), &code, &request.verifier)
-        .await
-        .expect("tokens");
-    rooms::connect::authorize_with_tokens(b, space_id, tokens).await
-}
-
 async fn connect_seminar(env: &RoomEnv) -> room_link::Model {
-    let outcome = authorize(env, env.space_id, FRAN, FRAN_PASSWORD).await;
+    let outcome = authorize_room(&env.backend, env.space_id, FRAN, FRAN_PASSWORD).await;
     assert!(
         matches!(outcome, RoomCallbackOutcome::Authorized { .. }),
         "{outcome:?}"
@@ -136,12 +92,6 @@ async fn connect_seminar(env: &RoomEnv) -> room_link::Model {
     rooms::pick_room(&env.backend, env.space_id, SEMINAR, Utc::now())
         .await
         .expect("Fran is a delegate of the seminar room")
-}
-
-/// Tomorrow at `hour`:00 UTC.
-fn tomorrow(hour: u32) -> DateTime<Utc> {
-    let midnight = Utc::now().duration_trunc(TimeDelta::days(1)).unwrap();
-    midnight + TimeDelta::days(1) + TimeDelta::hours(hour as i64)
 }
 
 async fn book(env: &RoomEnv, at: DateTime<Utc>, patron: &str) -> Result<i64, BookingError> {
@@ -170,10 +120,6 @@ fn starts(e: &serde_json::Value) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
-}
-
-fn at_text(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
 async fn blocks(env: &RoomEnv) -> Vec<external_busy_block::Model> {
@@ -336,7 +282,7 @@ async fn a_room_the_account_cannot_write_or_that_does_not_exist_is_refused(db: D
     assert!(matches!(early, Err(RoomError::NotAuthorized)), "{early:?}");
 
     // Sam is not a delegate of any room.
-    let outcome = authorize(&env, env.space_id, SAM, STAFF_PASSWORD).await;
+    let outcome = authorize_room(&env.backend, env.space_id, SAM, STAFF_PASSWORD).await;
     assert!(
         matches!(outcome, RoomCallbackOutcome::Authorized { .. }),
         "{outcome:?}"
@@ -357,7 +303,7 @@ async fn a_room_the_account_cannot_write_or_that_does_not_exist_is_refused(db: D
     );
 
     // Fran is, but there is no such room.
-    authorize(&env, env.space_id, FRAN, FRAN_PASSWORD).await;
+    authorize_room(&env.backend, env.space_id, FRAN, FRAN_PASSWORD).await;
     let missing = rooms::pick_room(
         &env.backend,
         env.space_id,
@@ -388,7 +334,7 @@ async fn revoke_stops_sync_erases_tokens_and_leaves_events(db: DatabaseConnectio
     connect_seminar(&env).await;
     // A second space on another room, authorized by the same person.
     let other = new_space(&env.backend, "Study space").await;
-    authorize(&env, other, FRAN, FRAN_PASSWORD).await;
+    authorize_room(&env.backend, other, FRAN, FRAN_PASSWORD).await;
     rooms::pick_room(&env.backend, other, STUDY, Utc::now())
         .await
         .unwrap();

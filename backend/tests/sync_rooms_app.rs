@@ -23,23 +23,21 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use backend::Backend;
-use backend::availability::Hours;
 use backend::bookings::{self, BookingError, BookingRequest};
 use backend::entities::{external_busy_block, room_link, space_booking};
 use backend::integration::AccountType;
 use backend::rooms::subscriptions::{self, LIFETIME};
 use backend::rooms::{self, ConflictKept, RoomError};
-use backend::spaces::{self, SpaceInput};
 use backend::sync::Worker;
 use backend::vault::Vault;
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use emulator::graph::subscriptions::LifecycleEvent;
 use emulator::state::SignInAudience;
 use emulator::{DEMO, EmulatorHandle, NewApp};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use secrecy::SecretString;
 use serde_json::json;
-use sync_support::save_integration;
+use sync_support::{at_text, new_space, outlook_event, save_integration, tomorrow};
 
 on_both_databases!(
     bookings_and_reads_go_through_the_app_token_and_a_notification_blocks_the_slot,
@@ -156,46 +154,6 @@ async fn env_with(db: DatabaseConnection, notifications: bool) -> AppEnv {
         _receiver: receiver,
         _dir: dir,
     }
-}
-
-async fn new_space(backend: &Backend, name: &str) -> i64 {
-    let input = SpaceInput {
-        name: name.into(),
-        location: "Floor 1".into(),
-        capacity: 20,
-        time_zone: "UTC".into(),
-        slot_minutes: 30,
-        booking_window_days: 14,
-        hours: (0..7)
-            .map(|weekday| Hours {
-                weekday,
-                opens: 0,
-                closes: 1440,
-            })
-            .collect(),
-    };
-    spaces::create(&backend.db, &input, Utc::now())
-        .await
-        .unwrap()
-        .id
-}
-
-fn tomorrow(hour: u32) -> DateTime<Utc> {
-    let midnight = Utc::now().duration_trunc(TimeDelta::days(1)).unwrap();
-    midnight + TimeDelta::days(1) + TimeDelta::hours(hour as i64)
-}
-
-fn at_text(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S").to_string()
-}
-
-fn outlook_event(subject: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> serde_json::Value {
-    json!({
-        "subject": subject,
-        "start": {"dateTime": at_text(from), "timeZone": "UTC"},
-        "end": {"dateTime": at_text(to), "timeZone": "UTC"},
-        "showAs": "busy",
-    })
 }
 
 async fn book(env: &AppEnv, at: DateTime<Utc>, patron: &str) -> Result<i64, BookingError> {

@@ -8,27 +8,33 @@
 //! (`CALBRIDGE_BENCH_CALENDARS` and `CALBRIDGE_BENCH_ROOMS` change the
 //! 1,000 and 500).
 
+#[path = "../tests/process/mod.rs"]
+mod process;
 #[path = "../../backend/tests/sync_support/mod.rs"]
 mod sync_support;
 
-use std::process::{Child, Command};
 use std::time::Duration;
 
-use backend::availability::Hours;
 use backend::integration::AccountType;
 use backend::microsoft::identity::ROOM_SCOPES;
 use backend::rooms::{self, RoomCallbackOutcome};
-use backend::spaces::{self, SpaceInput};
-use base64::Engine;
 use chrono::Utc;
 use emulator::state::SignInAudience;
 use emulator::{DEMO, NewApp};
+use process::Server;
 use sync_support::*;
 
 const FRAN: (&str, &str) = (
     "fran.facilities@contoso-library.onmicrosoft.com",
     "Rooms-Pass-2024!",
 );
+
+/// Every calendar's free/busy and every room read within the measuring.
+const SETTINGS: &[(&str, &str)] = &[
+    ("CALBRIDGE_SYNC__FREE_BUSY_INTERVAL_SECS", "10"),
+    ("CALBRIDGE_SYNC__ROOM_POLL_INTERVAL_SECS", "10"),
+    ("RUST_LOG", "warn"),
+];
 
 const IDLE_TARGET_MB: u64 = 40;
 const LOADED_TARGET_MB: u64 = 150;
@@ -57,10 +63,10 @@ async fn main() {
     let registered = env.emu.register_app(new);
     save_integration(&env.backend, &registered, AccountType::AnyOrganization).await;
 
-    let server = Server::start(dir.path(), &database_url, &env.emu, "idle");
+    let server = Server::start(dir.path(), &database_url, &env.emu, "idle", SETTINGS);
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let idle = server.resident_mb();
-    server.stop();
+    let idle = resident_mb(&server);
+    server.kill();
 
     // Each calendar blocks its staff member's hours (a free/busy loop per
     // calendar) and has two appointments waiting to be written.
@@ -79,12 +85,12 @@ async fn main() {
         }
     }
     connect_rooms(&env, rooms).await;
-    let server = Server::start(dir.path(), &database_url, &env.emu, "loaded");
+    let server = Server::start(dir.path(), &database_url, &env.emu, "loaded", SETTINGS);
     // Long enough for every calendar's free/busy loop to run once.
     tokio::time::sleep(Duration::from_secs(15)).await;
-    let loaded = server.resident_mb();
-    let peak = server.peak_mb();
-    server.stop();
+    let loaded = resident_mb(&server);
+    let peak = peak_mb(&server);
+    server.kill();
     let all = jobs(&env.backend).await;
     let done = all.iter().filter(|j| j.status == "done").count();
     let requests = env.emu.requests();
@@ -131,11 +137,8 @@ async fn connect_rooms(env: &SyncEnv, count: usize) {
             10,
             &[fran],
         );
-        let space_id = spaces::create(&b.db, &space(i), Utc::now())
-            .await
-            .unwrap()
-            .id;
-        let outcome = authorize_as_fran(b, space_id).await;
+        let space_id = new_space(b, &format!("Memory space {i}")).await;
+        let outcome = authorize_room(b, space_id, FRAN.0, FRAN.1).await;
         assert!(
             matches!(outcome, RoomCallbackOutcome::Authorized { .. }),
             "{outcome:?}"
@@ -144,46 +147,6 @@ async fn connect_rooms(env: &SyncEnv, count: usize) {
             .await
             .expect("Fran is the room's delegate");
     }
-}
-
-fn space(i: usize) -> SpaceInput {
-    SpaceInput {
-        name: format!("Memory space {i}"),
-        location: "Floor 1".into(),
-        capacity: 10,
-        time_zone: "UTC".into(),
-        slot_minutes: 30,
-        booking_window_days: 14,
-        hours: (0..7)
-            .map(|weekday| Hours {
-                weekday,
-                opens: 480,
-                closes: 1200,
-            })
-            .collect(),
-    }
-}
-
-/// Fran signs in through the emulator's pages with the room scopes; the
-/// authorization is stored for `space_id`, as the callback does.
-async fn authorize_as_fran(b: &backend::Backend, space_id: i64) -> RoomCallbackOutcome {
-    let registration = backend::connections::active_registration(&b.db, &b.vault, &b.settings)
-        .await
-        .unwrap()
-        .expect("integration active");
-    let request = b
-        .identity
-        .authorization_request_for(&registration.credentials(), Some(FRAN.0), &ROOM_SCOPES)
-        .unwrap();
-    let code = sign_in_for_code(b, &request.url, FRAN.0, FRAN.1)
-        .await
-        .expect("code");
-    let tokens = b
-        .identity
-        .redeem_code(&registration.credentials(), &code, &request.verifier)
-        .await
-        .expect("tokens");
-    rooms::connect::authorize_with_tokens(b, space_id, tokens).await
 }
 
 fn report(what: &str, mb: u64, peak: Option<u64>, target: u64) -> bool {
@@ -196,62 +159,21 @@ fn report(what: &str, mb: u64, peak: Option<u64>, target: u64) -> bool {
     ok
 }
 
-struct Server {
-    child: Child,
+/// What the server reads of `/proc/<pid>/status`, in kB.
+fn status_kb(server: &Server, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid()))
+        .expect("the process runs (Linux)");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in /proc/…/status"))
 }
 
-impl Server {
-    fn start(
-        dir: &std::path::Path,
-        database_url: &str,
-        emu: &emulator::EmulatorHandle,
-        run: &str,
-    ) -> Self {
-        // The key `sync_support`'s vault sealed the tokens with.
-        let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
-        let log = std::fs::File::create(dir.join(format!("calbridge-{run}.log"))).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_calbridge"))
-            .arg("serve")
-            .env("CALBRIDGE_CONFIG", dir.join("none.toml"))
-            .env("CALBRIDGE_DATABASE_URL", database_url)
-            .env("CALBRIDGE_DATA_DIR", dir)
-            .env("CALBRIDGE_BIND_ADDRESS", "127.0.0.1:0")
-            .env("CALBRIDGE_PUBLIC_BASE_URL", PUBLIC_URL)
-            .env("CALBRIDGE_MICROSOFT_LOGIN_URL", emu.base_url())
-            .env("CALBRIDGE_MICROSOFT_GRAPH_URL", emu.graph_url())
-            .env("CALBRIDGE_MASTER_KEY", key)
-            .env("CALBRIDGE_SITE_ROOT", dir)
-            .env("CALBRIDGE_SYNC__FREE_BUSY_INTERVAL_SECS", "10")
-            .env("CALBRIDGE_SYNC__ROOM_POLL_INTERVAL_SECS", "10")
-            .env("RUST_LOG", "warn")
-            .env_remove("DATABASE_URL")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("calbridge starts");
-        Self { child }
-    }
+fn resident_mb(server: &Server) -> u64 {
+    status_kb(server, "VmRSS:") / 1024
+}
 
-    fn status_kb(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("the process runs (Linux)");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or_else(|| panic!("{field} in /proc/…/status"))
-    }
-
-    fn resident_mb(&self) -> u64 {
-        self.status_kb("VmRSS:") / 1024
-    }
-
-    fn peak_mb(&self) -> u64 {
-        self.status_kb("VmHWM:") / 1024
-    }
-
-    fn stop(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
+fn peak_mb(server: &Server) -> u64 {
+    status_kb(server, "VmHWM:") / 1024
 }

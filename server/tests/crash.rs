@@ -12,16 +12,25 @@
 //!
 //! `CALBRIDGE_CRASH_JOBS` (default 400) sets the number of appointments.
 
+mod process;
 #[path = "../../backend/tests/sync_support/mod.rs"]
 mod sync_support;
 
 use std::collections::HashMap;
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use emulator::faults::FaultConfig;
+use process::Server;
 use sync_support::*;
+
+/// Fast claims, and no free/busy or room reads in the way.
+const SETTINGS: &[(&str, &str)] = &[
+    ("CALBRIDGE_SYNC__POLL_INTERVAL_MS", "50"),
+    ("CALBRIDGE_SYNC__CONCURRENCY", "32"),
+    ("CALBRIDGE_SYNC__FREE_BUSY_INTERVAL_SECS", "3600"),
+    ("CALBRIDGE_SYNC__ROOM_POLL_INTERVAL_SECS", "3600"),
+    ("RUST_LOG", "warn,backend=info"),
+];
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -39,50 +48,6 @@ impl Draws {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0 % n.max(1)
-    }
-}
-
-struct Server {
-    child: Child,
-}
-
-impl Server {
-    fn start(
-        dir: &std::path::Path,
-        database_url: &str,
-        emu: &emulator::EmulatorHandle,
-        run: usize,
-    ) -> Self {
-        let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
-        let log = std::fs::File::create(dir.join(format!("calbridge-{run}.log"))).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_calbridge"))
-            .arg("serve")
-            .env("CALBRIDGE_CONFIG", dir.join("none.toml"))
-            .env("CALBRIDGE_DATABASE_URL", database_url)
-            .env("CALBRIDGE_DATA_DIR", dir)
-            .env("CALBRIDGE_BIND_ADDRESS", "127.0.0.1:0")
-            .env("CALBRIDGE_PUBLIC_BASE_URL", PUBLIC_URL)
-            .env("CALBRIDGE_MICROSOFT_LOGIN_URL", emu.base_url())
-            .env("CALBRIDGE_MICROSOFT_GRAPH_URL", emu.graph_url())
-            .env("CALBRIDGE_MASTER_KEY", key)
-            .env("CALBRIDGE_SITE_ROOT", dir)
-            .env("CALBRIDGE_SYNC__POLL_INTERVAL_MS", "50")
-            .env("CALBRIDGE_SYNC__CONCURRENCY", "32")
-            .env("CALBRIDGE_SYNC__FREE_BUSY_INTERVAL_SECS", "3600")
-            .env("CALBRIDGE_SYNC__ROOM_POLL_INTERVAL_SECS", "3600")
-            .env("RUST_LOG", "warn,backend=info")
-            .env_remove("DATABASE_URL")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("calbridge starts");
-        Self { child }
-    }
-
-    /// SIGKILL: no shutdown, no flushing, mid-whatever it was doing.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
     }
 }
 
@@ -139,7 +104,13 @@ async fn killed_and_restarted_mid_sync_loses_and_duplicates_nothing() {
     let started = Instant::now();
     let mut landed = 0;
     let mut run = 0;
-    let mut server = Server::start(dir.path(), &database_url, &env.emu, run);
+    let mut server = Server::start(
+        dir.path(),
+        &database_url,
+        &env.emu,
+        &run.to_string(),
+        SETTINGS,
+    );
     for _ in 0..kills {
         // Meanwhile people keep moving and cancelling appointments, some
         // of them in the middle of being written to Outlook.
@@ -173,7 +144,13 @@ async fn killed_and_restarted_mid_sync_loses_and_duplicates_nothing() {
             landed += 1;
         }
         run += 1;
-        server = Server::start(dir.path(), &database_url, &env.emu, run);
+        server = Server::start(
+            dir.path(),
+            &database_url,
+            &env.emu,
+            &run.to_string(),
+            SETTINGS,
+        );
     }
     let not_done = drain(backend, Duration::from_secs(120)).await;
     let job_count = jobs(backend).await.len();

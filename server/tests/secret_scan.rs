@@ -29,8 +29,8 @@ use emulator::state::SignInAudience;
 use emulator::{DEMO, NewApp};
 use reqwest::{RequestBuilder, StatusCode};
 use sea_orm::EntityTrait;
-use support::microsoft::{callback, connect_staff, location};
-use support::rooms::{self, FRAN, SEMINAR};
+use support::microsoft::connect_staff;
+use support::rooms::{self, SEMINAR};
 use support::{Db, TestApp};
 
 const ADMIN: (&str, &str) = ("admin@calbridge.test", "calbridge-admin");
@@ -263,16 +263,7 @@ async fn room_syncs(app: &TestApp, seen: &mut Haystack, api: &reqwest::Client) {
         .expect("a demo space")
         .id;
     let browser = signed_in(app, seen, support::client(), ADMIN).await;
-    let r = browser
-        .post(app.url("/oauth/microsoft/connect-room"))
-        .form(&[("space_id", space_id.to_string())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let redirect = rooms::at_microsoft(app, &location(&r), FRAN).await;
-    let r = callback(app, &browser, &redirect).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    rooms::authorize_as_fran(app, &browser, space_id).await;
     let pick = [
         ("space_id", space_id.to_string()),
         ("address", SEMINAR.to_owned()),

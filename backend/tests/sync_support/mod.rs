@@ -490,3 +490,81 @@ pub async fn staff_with_mailboxes(env: &SyncEnv, n: usize, prefix: &str) -> Vec<
     }
     staff
 }
+
+// ----- rooms -----
+
+/// A space open around the clock, in UTC.
+pub async fn new_space(backend: &Backend, name: &str) -> i64 {
+    let input = backend::spaces::SpaceInput {
+        name: name.into(),
+        location: "Floor 1".into(),
+        capacity: 20,
+        time_zone: "UTC".into(),
+        slot_minutes: 30,
+        booking_window_days: 14,
+        hours: (0..7)
+            .map(|weekday| backend::availability::Hours {
+                weekday,
+                opens: 0,
+                closes: 1440,
+            })
+            .collect(),
+    };
+    backend::spaces::create(&backend.db, &input, Utc::now())
+        .await
+        .unwrap()
+        .id
+}
+
+/// Signs `upn` in through the emulator's pages with the room scopes and
+/// stores the authorization for `space_id`, as the callback does.
+pub async fn authorize_room(
+    b: &Backend,
+    space_id: i64,
+    upn: &str,
+    password: &str,
+) -> backend::rooms::RoomCallbackOutcome {
+    let registration = connections::active_registration(&b.db, &b.vault, &b.settings)
+        .await
+        .unwrap()
+        .expect("integration active");
+    let request = b
+        .identity
+        .authorization_request_for(
+            &registration.credentials(),
+            Some(upn),
+            &backend::microsoft::identity::ROOM_SCOPES,
+        )
+        .unwrap();
+    let code = sign_in_for_code(b, &request.url, upn, password)
+        .await
+        .expect("code");
+    let tokens = b
+        .identity
+        .redeem_code(&registration.credentials(), &code, &request.verifier)
+        .await
+        .expect("tokens");
+    backend::rooms::connect::authorize_with_tokens(b, space_id, tokens).await
+}
+
+/// Tomorrow at `hour`:00 UTC.
+pub fn tomorrow(hour: u32) -> DateTime<Utc> {
+    use chrono::DurationRound;
+    let midnight = Utc::now().duration_trunc(TimeDelta::days(1)).unwrap();
+    midnight + TimeDelta::days(1) + TimeDelta::hours(hour as i64)
+}
+
+/// A time as Graph writes `dateTime` (no offset; the zone is beside it).
+pub fn at_text(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// An event as Outlook would create it, busy, in UTC.
+pub fn outlook_event(subject: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> serde_json::Value {
+    serde_json::json!({
+        "subject": subject,
+        "start": {"dateTime": at_text(from), "timeZone": "UTC"},
+        "end": {"dateTime": at_text(to), "timeZone": "UTC"},
+        "showAs": "busy",
+    })
+}

@@ -47,12 +47,9 @@ pub async fn at_microsoft(app: &TestApp, authorize_url: &str, who: (&str, &str))
     super::microsoft::at_microsoft(app, &client(), authorize_url, who, None).await
 }
 
-/// `set_up`, then the admin authorizes as Fran and picks the seminar
-/// room for the first demo space; returns its id.
-pub async fn connected_space(app: &TestApp) -> i64 {
-    let space_id = set_up(app).await;
-    let browser = client();
-    login(app, &browser, ADMIN.0, ADMIN.1).await;
+/// The admin's "Connect a room" for `space_id` in `browser` (signed in
+/// as an admin), authorized at Microsoft as Fran, the rooms' delegate.
+pub async fn authorize_as_fran(app: &TestApp, browser: &reqwest::Client, space_id: i64) {
     let r = browser
         .post(app.url("/oauth/microsoft/connect-room"))
         .form(&[("space_id", space_id.to_string())])
@@ -61,13 +58,17 @@ pub async fn connected_space(app: &TestApp) -> i64 {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let redirect = at_microsoft(app, &location(&r), FRAN).await;
-    let query = redirect.split_once('?').expect("a query").1;
-    let r = browser
-        .get(app.url(&format!("/oauth/microsoft/callback?{query}")))
-        .send()
-        .await
-        .unwrap();
+    let r = super::microsoft::callback(app, browser, &redirect).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
+/// `set_up`, then the admin authorizes as Fran and picks the seminar
+/// room for the first demo space; returns its id.
+pub async fn connected_space(app: &TestApp) -> i64 {
+    let space_id = set_up(app).await;
+    let browser = client();
+    login(app, &browser, ADMIN.0, ADMIN.1).await;
+    authorize_as_fran(app, &browser, space_id).await;
     let api = api_client();
     login(app, &api, ADMIN.0, ADMIN.1).await;
     let picked = api
