@@ -304,11 +304,7 @@ impl EmulatorHandle {
     /// Every access token and every refresh token issued so far (expired
     /// and revoked ones too): what a leak scan looks for.
     pub fn issued_tokens(&self) -> (Vec<String>, Vec<String>) {
-        let w = self.shared.world.lock();
-        (
-            w.access_tokens.keys().cloned().collect(),
-            w.refresh_tokens.keys().cloned().collect(),
-        )
+        issued_tokens(&self.shared.world.lock())
     }
 
     // ----- clock, settings, faults -----
@@ -709,6 +705,7 @@ pub fn routes() -> Router<AppState> {
             post(app_only_mailboxes),
         )
         .route("/_emulator/grants/revoke", post(grant_revoke))
+        .route("/_emulator/tokens", get(tokens_get))
         .route("/_emulator/mailboxes", get(mailboxes))
         .route(
             "/_emulator/mailboxes/{mailbox}/events",
@@ -736,6 +733,13 @@ pub fn routes() -> Router<AppState> {
             "/_emulator/requests",
             get(requests_get).delete(requests_clear),
         )
+}
+
+fn issued_tokens(w: &World) -> (Vec<String>, Vec<String>) {
+    (
+        w.access_tokens.keys().cloned().collect(),
+        w.refresh_tokens.keys().cloned().collect(),
+    )
 }
 
 type Res = Result<Response, (StatusCode, Json<Value>)>;
@@ -1060,6 +1064,13 @@ async fn grant_revoke(State(s): State<AppState>, Json(b): Json<RevokeBody>) -> R
     drop(w);
     s.kick_outbox();
     ok(json!({"revoked": true}))
+}
+
+/// Every token issued so far: what a leak scan searches for. (This is
+/// Microsoft's side; the emulator is a test double and shows them.)
+async fn tokens_get(State(s): State<AppState>) -> Res {
+    let (access, refresh) = issued_tokens(&s.world.lock());
+    ok(json!({"access_tokens": access, "refresh_tokens": refresh}))
 }
 
 async fn mailboxes(State(s): State<AppState>) -> Res {

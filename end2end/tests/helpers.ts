@@ -1,4 +1,4 @@
-import { Browser, expect, Page, test } from '@playwright/test';
+import { Browser, BrowserContext, expect, Page, request as apiRequest, test } from '@playwright/test';
 
 /** The Microsoft emulator that playwright.config.ts starts beside Calbridge. */
 export const emulatorUrl = `http://127.0.0.1:${Number(process.env.E2E_EMULATOR_PORT ?? 3901)}`;
@@ -71,7 +71,10 @@ export async function registerApp(
   return { clientId, secretValue };
 }
 
-/** The admin registers a new app in the portal, saves it and activates sync. */
+/**
+ * The admin registers a new app in the portal, saves it and activates
+ * sync; the app's client ID and secret value.
+ */
 export async function registerAndActivate(page: Page, browser: Browser, permissions?: string[]) {
   await signIn(page, 'admin', '/admin/integrations');
   await settled(page);
@@ -92,4 +95,58 @@ export async function registerAndActivate(page: Page, browser: Browser, permissi
   await expect(page.getByTestId('activation-status')).toContainText('Active');
   await expect(page.getByTestId('activation-status')).not.toContainText('Inactive');
   await signOut(page);
+  return app;
+}
+
+/**
+ * Everything Calbridge sends a browser context (status, headers and body
+ * of each response; not the emulator's pages), kept to search for secrets
+ * once the test is done. Event streams never end, so their bodies are not
+ * read (the server tests' secret scan reads them).
+ */
+export function recordResponses(context: BrowserContext) {
+  const reads: Promise<string>[] = [];
+  context.on('response', (response) => {
+    if (response.url().startsWith(emulatorUrl)) return;
+    const headers = response.headers();
+    const head = `${response.status()} ${response.url()}\n${JSON.stringify(headers)}\n`;
+    const streamed = (headers['content-type'] ?? '').includes('text/event-stream');
+    const body = streamed
+      ? Promise.resolve(head)
+      : response.body().then((b) => head + b.toString('latin1'), () => head);
+    // A body the browser dropped (the page moved on) may never resolve.
+    const gaveUp = new Promise<string>((done) => setTimeout(() => done(head), 5_000));
+    reads.push(Promise.race([body, gaveUp]));
+  });
+  return { all: async () => Promise.all(reads) };
+}
+
+/** Every access and refresh token the emulator has issued. */
+export async function issuedTokens(): Promise<string[]> {
+  const api = await apiRequest.newContext();
+  const r = await api.get(`${emulatorUrl}/_emulator/tokens`);
+  expect(r.ok()).toBeTruthy();
+  const body = await r.json();
+  await api.dispose();
+  return [...body.access_tokens, ...body.refresh_tokens];
+}
+
+/** Fails naming the response and form where any secret shows. */
+export function expectNoSecrets(responses: string[], secrets: string[]) {
+  const hits: string[] = [];
+  for (const secret of secrets) {
+    const forms: Record<string, string> = {
+      raw: secret,
+      'URL-encoded': encodeURIComponent(secret),
+      'JSON-escaped': JSON.stringify(secret).slice(1, -1),
+      base64: Buffer.from(secret).toString('base64').replace(/=+$/, ''),
+      base64url: Buffer.from(secret).toString('base64url'),
+    };
+    for (const response of responses) {
+      for (const [name, form] of Object.entries(forms)) {
+        if (response.includes(form)) hits.push(`${name} in ${response.split('\n')[0]}`);
+      }
+    }
+  }
+  expect(hits).toEqual([]);
 }

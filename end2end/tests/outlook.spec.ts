@@ -1,5 +1,14 @@
 import { test, expect, Browser, Page, request as apiRequest } from '@playwright/test';
-import { emulatorUrl, registerAndActivate, settled, signIn, signOut } from './helpers';
+import {
+  emulatorUrl,
+  expectNoSecrets,
+  issuedTokens,
+  recordResponses,
+  registerAndActivate,
+  settled,
+  signIn,
+  signOut,
+} from './helpers';
 
 // Appointments ↔ Outlook in the browser: the admin registers an app in the
 // (emulated) Azure portal and activates sync; the staff member (the demo's
@@ -58,7 +67,8 @@ async function startDisconnected(page: Page) {
 
 test('staff connects Outlook through Microsoft sign-in, an appointment lands there, staff disconnects', async ({ page, browser }) => {
   test.setTimeout(120_000);
-  await registerAndActivate(page, browser);
+  const responses = recordResponses(page.context());
+  const app = await registerAndActivate(page, browser);
 
   // The staff member connects.
   await signIn(page, 'staff', '/staff/sync');
@@ -105,6 +115,15 @@ test('staff connects Outlook through Microsoft sign-in, an appointment lands the
   await expect(page.getByTestId('outlook-connection')).toContainText('Not connected');
   await expect(page.getByTestId('outlook-account')).toHaveCount(0);
   expect(await mailboxSubjects(SAM_MS.upn)).toContain(`Appointment: Kept ${run}`);
+
+  // Nothing Calbridge sent this browser, from setup to disconnect, holds
+  // the client secret or any token Microsoft issued.
+  const seen = await responses.all();
+  expect(seen.length).toBeGreaterThan(20);
+  expect(seen.some((r) => r.includes('/staff/sync') && r.includes(SAM_MS.upn))).toBeTruthy();
+  const tokens = await issuedTokens();
+  expect(tokens.length).toBeGreaterThanOrEqual(2);
+  expectNoSecrets(seen, [app.secretValue, ...tokens]);
 });
 
 /** Turns the demo tenant's "users may not consent" setting on or off. */
