@@ -120,7 +120,7 @@ impl GraphClient {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(64)
+            .pool_max_idle_per_host(256)
             .build()
             .expect("the HTTP client configuration is valid");
         Self {

@@ -271,7 +271,9 @@ pub async fn book(backend: &Backend, staff_id: i64, patron: &str, start: DateTim
         &txn,
         outbox::APPOINTMENT_CREATED,
         a.id,
-        &serde_json::json!({"appointment": a.id}),
+        // The shape `backend::appointments` writes: the staff id tells
+        // the status page whose sync changed.
+        &serde_json::json!({"appointment_id": a.id, "staff_id": staff_id}),
         now,
     )
     .await
@@ -322,11 +324,13 @@ async fn change(
         .await
         .unwrap()
         .unwrap();
+    let staff_id = row.staff_id;
     let mut a: appointment::ActiveModel = row.into();
     edit(&mut a);
     a.updated_at = Set(now);
     a.update(&txn).await.unwrap();
-    outbox::enqueue(&txn, kind, id, &serde_json::json!({"appointment": id}), now)
+    let payload = serde_json::json!({"appointment_id": id, "staff_id": staff_id});
+    outbox::enqueue(&txn, kind, id, &payload, now)
         .await
         .unwrap();
     txn.commit().await.unwrap();
