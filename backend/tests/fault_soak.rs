@@ -1,5 +1,7 @@
 //! Fault soak (issue #8): appointment create / move / cancel operations
-//! for several staff members, made while the sync workers run, against an
+//! for several staff members, and space booking create / move / cancel
+//! operations for spaces connected to Exchange rooms (a third of the
+//! operations), made while the sync workers run, against an
 //! emulator that fails about 20 % of Graph requests (429 with a
 //! fractional Retry-After, 503, MailboxConcurrency 429, 500, 504, held
 //! then dropped requests, dropped connections, writes whose answer is
@@ -17,6 +19,8 @@
 //!
 //! `CALBRIDGE_SOAK_OPS` (default 1,000) sets the number of operations,
 //! `CALBRIDGE_SOAK_STAFF` (default 5) the staff members,
+//! `CALBRIDGE_SOAK_SPACES` (default 3, at most the 3 demo rooms) the
+//! spaces with a room,
 //! `CALBRIDGE_SOAK_SEED` the fault draws, and `CALBRIDGE_SOAK_DB=postgres`
 //! runs it on PostgreSQL (`CALBRIDGE_TEST_POSTGRES_URL`) instead of SQLite.
 
@@ -26,11 +30,14 @@ mod sync_support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use backend::bookings::{self, BookingRequest};
 use backend::sync::Worker;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use emulator::faults::{FaultConfig, FaultKind};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use emulator::DEMO;
+use sea_orm::{EntityTrait, PaginatorTrait};
 use sync_support::*;
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -73,8 +80,8 @@ pub fn soak_faults(rate: f64, seed: u64) -> FaultConfig {
     }
 }
 
-/// Each appointment gets a slot of its own (moves take a fresh one), so
-/// no two ever overlap.
+/// Each appointment (and each space's booking) gets a slot of its own
+/// (moves take a fresh one), so no two ever overlap.
 struct Slots {
     base: DateTime<Utc>,
     next: i64,
@@ -99,6 +106,7 @@ impl Slots {
 async fn fault_soak() {
     let ops = env_number("CALBRIDGE_SOAK_OPS", 1_000) as usize;
     let staff_count = env_number("CALBRIDGE_SOAK_STAFF", 5).max(1) as usize;
+    let space_count = env_number("CALBRIDGE_SOAK_SPACES", 3).min(DEMO.rooms.len() as u64) as usize;
     let seed = env_number("CALBRIDGE_SOAK_SEED", 8);
     let on_postgres = std::env::var("CALBRIDGE_SOAK_DB").as_deref() == Ok("postgres");
     let test_db = if on_postgres {
@@ -112,7 +120,7 @@ async fn fault_soak() {
     } else {
         support::sqlite().await
     };
-    let env = env(test_db.db.clone()).await;
+    let env = env_for_staff_and_rooms(test_db.db.clone()).await;
     let backend = &env.backend;
 
     // Staff members, each with an Outlook mailbox of their own.
@@ -121,6 +129,9 @@ async fn fault_soak() {
         .into_iter()
         .collect();
     let staff: Vec<i64> = mailboxes.keys().copied().collect();
+    // Spaces, each on a demo room of its own (Fran is a delegate of all).
+    let rooms = spaces_on_rooms(backend, space_count).await;
+    let spaces: Vec<i64> = rooms.keys().copied().collect();
 
     env.emu
         .update_settings(|s| s.concurrency_retry_after_secs = 0.8);
@@ -135,22 +146,43 @@ async fn fault_soak() {
     let started = Instant::now();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut slots = Slots::new();
-    let mut active: Vec<i64> = vec![];
+    let mut space_slots: HashMap<i64, Slots> = spaces.iter().map(|&id| (id, Slots::new())).collect();
+    let mut active: Vec<Record> = vec![];
     let (mut created, mut moved, mut cancelled) = (0, 0, 0);
     for n in 0..ops {
         let roll: f64 = rng.r#gen();
+        let patron = format!("Soak patron {n}");
         if active.len() < 5 || roll < 0.5 {
-            let who = staff[rng.gen_range(0..staff.len())];
-            let id = book(backend, who, &format!("Soak patron {n}"), slots.take()).await;
-            active.push(id);
+            let record = if !spaces.is_empty() && rng.gen_bool(1.0 / 3.0) {
+                let space = spaces[rng.gen_range(0..spaces.len())];
+                let at = space_slots.get_mut(&space).unwrap().take();
+                Record::Booking(book_space(backend, space, &patron, at).await, space)
+            } else {
+                let who = staff[rng.gen_range(0..staff.len())];
+                Record::Appointment(book(backend, who, &patron, slots.take()).await)
+            };
+            active.push(record);
             created += 1;
         } else if roll < 0.8 {
-            let id = active[rng.gen_range(0..active.len())];
-            move_to(backend, id, slots.take()).await;
+            match active[rng.gen_range(0..active.len())] {
+                Record::Appointment(id) => move_to(backend, id, slots.take()).await,
+                Record::Booking(id, space) => {
+                    let at = space_slots.get_mut(&space).unwrap().take();
+                    bookings::move_booking(&backend.db, id, at, 1, Utc::now())
+                        .await
+                        .expect("a free slot");
+                }
+            }
             moved += 1;
         } else {
-            let id = active.swap_remove(rng.gen_range(0..active.len()));
-            cancel(backend, id).await;
+            match active.swap_remove(rng.gen_range(0..active.len())) {
+                Record::Appointment(id) => cancel(backend, id).await,
+                Record::Booking(id, _) => {
+                    bookings::cancel(&backend.db, id, Utc::now())
+                        .await
+                        .expect("an active booking");
+                }
+            }
             cancelled += 1;
         }
         backend.sync.wake();
@@ -204,14 +236,21 @@ async fn fault_soak() {
         println!("{shown} requests inside a Retry-After");
     }
     env.emu.clear_faults();
-    let tally = tally(backend, &env.emu, &mailboxes).await;
+    let staff_tally = tally(backend, &env.emu, &mailboxes).await;
+    let room_tally = room_tally(backend, &env.emu, &rooms).await;
+    let bookings_made = backend::entities::space_booking::Entity::find()
+        .count(&backend.db)
+        .await
+        .unwrap();
     let all_jobs = jobs(backend).await;
     let attempts: i64 = all_jobs.iter().map(|j| j.attempts as i64).sum();
 
     println!(
         "fault soak: {ops} operations ({created} created, {moved} moved, {cancelled} cancelled) \
-         for {} staff on {}, fault rate 20 %, seed {seed}",
+         for {} staff and {} spaces on rooms ({bookings_made} space bookings) on {}, \
+         fault rate 20 %, seed {seed}",
         staff.len(),
+        spaces.len(),
         if on_postgres { "PostgreSQL" } else { "SQLite" },
     );
     println!(
@@ -224,17 +263,21 @@ async fn fault_soak() {
         stats.throttled,
         stats.max_in_flight,
     );
+    for (what, tally) in [("staff", &staff_tally), ("rooms", &room_tally)] {
+        println!(
+            "  {what}: lost {} (missing {}, stale {}, not deleted {}), duplicated {} (extra {}, unexplained {})",
+            tally.lost(),
+            tally.missing,
+            tally.stale,
+            tally.not_deleted,
+            tally.duplicated(),
+            tally.duplicated,
+            tally.unexplained,
+        );
+    }
     println!(
-        "  lost {} (missing {}, stale {}, not deleted {}), duplicated {} (extra {}, unexplained {}), \
-         early retries {} (of them repeats of the throttled request {}; crossed on the wire {}), \
+        "  early retries {} (of them repeats of the throttled request {}; crossed on the wire {}), \
          jobs not done {}",
-        tally.lost(),
-        tally.missing,
-        tally.stale,
-        tally.not_deleted,
-        tally.duplicated(),
-        tally.duplicated,
-        tally.unexplained,
         stats.early_retries,
         stats.early_repeats,
         stats.crossed_retry_after,
@@ -247,10 +290,71 @@ async fn fault_soak() {
         );
     }
     assert_eq!(
-        (tally.lost(), tally.duplicated(), stats.early_retries),
+        (
+            staff_tally.lost() + room_tally.lost(),
+            staff_tally.duplicated() + room_tally.duplicated(),
+            stats.early_retries
+        ),
         (0, 0, 0),
-        "lost, duplicated, early retries: {tally:?}"
+        "lost, duplicated, early retries: {staff_tally:?} {room_tally:?}"
+    );
+    assert!(
+        spaces.is_empty() || bookings_made > 0,
+        "the soak booked spaces"
     );
     assert!(not_done.is_empty(), "jobs not done: {}", not_done.len());
     assert_eq!(stats.concurrency_rejections, 0, "{stats:?}");
+}
+
+/// What an operation can change: an appointment, or a space booking
+/// (with its space).
+#[derive(Clone, Copy)]
+enum Record {
+    Appointment(i64),
+    Booking(i64, i64),
+}
+
+/// `n` spaces, each connected to a demo room of its own through Fran's
+/// delegate authorization: space id → (space name, room address).
+async fn spaces_on_rooms(backend: &backend::Backend, n: usize) -> HashMap<i64, (String, String)> {
+    let mut rooms = HashMap::new();
+    for room in DEMO.rooms.iter().take(n) {
+        let name = format!("Soak {}", room.display_name);
+        // A year ahead: the long soak moves bookings to fresh slots often.
+        let space = new_space_for_days(backend, &name, 366).await;
+        let outcome = authorize_room(
+            backend,
+            space,
+            DEMO.facilities.upn,
+            DEMO.facilities.password,
+        )
+        .await;
+        assert!(
+            matches!(outcome, backend::rooms::RoomCallbackOutcome::Authorized { .. }),
+            "{outcome:?}"
+        );
+        backend::rooms::pick_room(backend, space, room.address, Utc::now())
+            .await
+            .expect("Fran is a delegate of every demo room");
+        rooms.insert(space, (name, room.address.to_owned()));
+    }
+    rooms
+}
+
+async fn book_space(backend: &backend::Backend, space: i64, patron: &str, at: DateTime<Utc>) -> i64 {
+    bookings::book(
+        &backend.db,
+        &BookingRequest {
+            space_id: space,
+            starts_at: at,
+            slots: 1,
+            patron_name: patron,
+            patron_email: "patron@example.org",
+            created_by: None,
+        },
+        Utc::now(),
+    )
+    .await
+    .expect("a free slot")
+    .id
 }

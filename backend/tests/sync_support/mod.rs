@@ -58,16 +58,35 @@ pub async fn env(db: DatabaseConnection) -> SyncEnv {
 }
 
 pub async fn env_with(db: DatabaseConnection, emu: EmulatorHandle) -> SyncEnv {
+    env_with_scopes(db, emu, &[]).await
+}
+
+/// [`env`] whose app may also ask for the room scopes, so its staff
+/// connect their calendars and spaces are authorized for rooms.
+pub async fn env_for_staff_and_rooms(db: DatabaseConnection) -> SyncEnv {
+    let emu = emulator::Emulator::start(emulator::EmulatorConfig::demo())
+        .await
+        .expect("emulator starts");
+    env_with_scopes(db, emu, &backend::microsoft::identity::ROOM_SCOPES).await
+}
+
+async fn env_with_scopes(db: DatabaseConnection, emu: EmulatorHandle, extra: &[&str]) -> SyncEnv {
     let dir = tempfile::tempdir().unwrap();
     let settings = settings(dir.path(), &emu);
     let redirect = backend::integration::redirect_url(&settings);
     let backend = Backend::new(db, settings, test_vault());
-    let app = emu.register_app(NewApp::web(
+    let mut registration = NewApp::web(
         "Calbridge",
         DEMO.tenant_id,
         SignInAudience::AzureADMultipleOrgs,
         &redirect,
-    ));
+    );
+    for scope in extra {
+        if !registration.delegated_permissions.iter().any(|p| p == scope) {
+            registration.delegated_permissions.push(scope.to_string());
+        }
+    }
+    let app = emu.register_app(registration);
     save_integration(&backend, &app, AccountType::AnyOrganization).await;
     let staff_id = staff_member(&backend, "sam@calbridge.test").await;
     SyncEnv {
@@ -388,6 +407,16 @@ fn subject_of(patron: &str) -> String {
     format!("Appointment: {patron}")
 }
 
+/// One record as a mailbox should show it: an event with `subject` in
+/// `mailbox` starting at `starts` while active, none once cancelled.
+pub struct Expected {
+    pub aggregate_id: i64,
+    pub mailbox: String,
+    pub subject: String,
+    pub active: bool,
+    pub starts: DateTime<Utc>,
+}
+
 /// Compares every appointment in the database with the mailboxes of the
 /// emulator. `mailboxes` maps a staff user id to its Outlook address.
 pub async fn tally(
@@ -395,10 +424,59 @@ pub async fn tally(
     emu: &EmulatorHandle,
     mailboxes: &std::collections::HashMap<i64, String>,
 ) -> Tally {
-    let appointments = appointment::Entity::find().all(&backend.db).await.unwrap();
+    let expected = appointment::Entity::find()
+        .all(&backend.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| Expected {
+            aggregate_id: a.id,
+            mailbox: mailboxes[&a.staff_id].clone(),
+            subject: subject_of(&a.patron_name),
+            active: a.status == "active",
+            starts: a.starts_at,
+        })
+        .collect();
+    compare(backend, emu, mailboxes.values(), expected).await
+}
+
+/// Compares every space booking with the events on its space's room.
+/// `rooms` maps a space id to (its name, its room's address).
+pub async fn room_tally(
+    backend: &Backend,
+    emu: &EmulatorHandle,
+    rooms: &std::collections::HashMap<i64, (String, String)>,
+) -> Tally {
+    let expected = backend::entities::space_booking::Entity::find()
+        .all(&backend.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| {
+            let (name, room) = &rooms[&b.space_id];
+            Expected {
+                aggregate_id: b.id,
+                mailbox: room.clone(),
+                subject: format!("{name}: booked by {}", b.patron_name),
+                active: b.status == "active",
+                starts: b.starts_at,
+            }
+        })
+        .collect();
+    compare(backend, emu, rooms.values().map(|(_, room)| room), expected).await
+}
+
+/// Counts what `mailboxes` hold against `expected`: missing, stale (at
+/// an old time), not deleted, duplicated, and events nothing explains.
+async fn compare(
+    backend: &Backend,
+    emu: &EmulatorHandle,
+    mailboxes: impl Iterator<Item = &String>,
+    expected: Vec<Expected>,
+) -> Tally {
     let mut events: std::collections::HashMap<(String, String), Vec<String>> =
         std::collections::HashMap::new();
-    for mailbox in mailboxes.values() {
+    for mailbox in mailboxes {
         for e in emu.events(mailbox) {
             let subject = e["subject"].as_str().unwrap_or_default().to_owned();
             let start = e["start"]["dateTime"]
@@ -412,17 +490,16 @@ pub async fn tally(
         }
     }
     let mut t = Tally::default();
-    for a in &appointments {
-        let mailbox = mailboxes[&a.staff_id].to_lowercase();
+    for x in &expected {
         let found = events
-            .remove(&(mailbox, subject_of(&a.patron_name)))
+            .remove(&(x.mailbox.to_lowercase(), x.subject.clone()))
             .unwrap_or_default();
-        if a.status == "active" {
-            let expected = a.starts_at.format("%Y-%m-%dT%H:%M:%S").to_string();
+        if x.active {
+            let starts = x.starts.format("%Y-%m-%dT%H:%M:%S").to_string();
             match found.len() {
                 0 => t.missing += 1,
                 n => {
-                    if !found.iter().any(|s| s.starts_with(&expected)) {
+                    if !found.iter().any(|s| s.starts_with(&starts)) {
                         t.stale += 1;
                     }
                     t.duplicated += n - 1;
@@ -433,12 +510,12 @@ pub async fn tally(
                 let js: Vec<_> = jobs(backend)
                     .await
                     .into_iter()
-                    .filter(|j| j.aggregate_id == a.id)
+                    .filter(|j| j.aggregate_id == x.aggregate_id)
                     .map(|j| (j.id, j.kind, j.status, j.attempts, j.last_error))
                     .collect();
                 println!(
-                    "not deleted: appointment {} events {found:?} jobs {js:?}",
-                    a.id
+                    "not deleted: {} {} events {found:?} jobs {js:?}",
+                    x.mailbox, x.subject
                 );
             }
             t.not_deleted += 1;
@@ -497,15 +574,20 @@ pub async fn staff_with_mailboxes(env: &SyncEnv, n: usize, prefix: &str) -> Vec<
 
 // ----- rooms -----
 
-/// A space open around the clock, in UTC.
+/// A space open around the clock, in UTC, booked up to 14 days ahead.
 pub async fn new_space(backend: &Backend, name: &str) -> i64 {
+    new_space_for_days(backend, name, 14).await
+}
+
+/// [`new_space`], booked up to `days` ahead.
+pub async fn new_space_for_days(backend: &Backend, name: &str, days: i32) -> i64 {
     let input = backend::spaces::SpaceInput {
         name: name.into(),
         location: "Floor 1".into(),
         capacity: 20,
         time_zone: "UTC".into(),
         slot_minutes: 30,
-        booking_window_days: 14,
+        booking_window_days: days,
         hours: (0..7)
             .map(|weekday| backend::availability::Hours {
                 weekday,
