@@ -33,10 +33,10 @@ use std::time::{Duration, Instant};
 use backend::bookings::{self, BookingRequest};
 use backend::sync::Worker;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use emulator::DEMO;
 use emulator::faults::{FaultConfig, FaultKind};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use emulator::DEMO;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use sync_support::*;
 
@@ -146,7 +146,8 @@ async fn fault_soak() {
     let started = Instant::now();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut slots = Slots::new();
-    let mut space_slots: HashMap<i64, Slots> = spaces.iter().map(|&id| (id, Slots::new())).collect();
+    let mut space_slots: HashMap<i64, Slots> =
+        spaces.iter().map(|&id| (id, Slots::new())).collect();
     let mut active: Vec<Record> = vec![];
     let (mut created, mut moved, mut cancelled) = (0, 0, 0);
     for n in 0..ops {
@@ -330,7 +331,10 @@ async fn spaces_on_rooms(backend: &backend::Backend, n: usize) -> HashMap<i64, (
         )
         .await;
         assert!(
-            matches!(outcome, backend::rooms::RoomCallbackOutcome::Authorized { .. }),
+            matches!(
+                outcome,
+                backend::rooms::RoomCallbackOutcome::Authorized { .. }
+            ),
             "{outcome:?}"
         );
         backend::rooms::pick_room(backend, space, room.address, Utc::now())
@@ -341,7 +345,12 @@ async fn spaces_on_rooms(backend: &backend::Backend, n: usize) -> HashMap<i64, (
     rooms
 }
 
-async fn book_space(backend: &backend::Backend, space: i64, patron: &str, at: DateTime<Utc>) -> i64 {
+async fn book_space(
+    backend: &backend::Backend,
+    space: i64,
+    patron: &str,
+    at: DateTime<Utc>,
+) -> i64 {
     bookings::book(
         &backend.db,
         &BookingRequest {

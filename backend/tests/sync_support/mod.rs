@@ -82,7 +82,11 @@ async fn env_with_scopes(db: DatabaseConnection, emu: EmulatorHandle, extra: &[&
         &redirect,
     );
     for scope in extra {
-        if !registration.delegated_permissions.iter().any(|p| p == scope) {
+        if !registration
+            .delegated_permissions
+            .iter()
+            .any(|p| p == scope)
+        {
             registration.delegated_permissions.push(scope.to_string());
         }
     }
