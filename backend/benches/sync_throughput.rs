@@ -40,13 +40,6 @@ async fn main() {
     }
 }
 
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn missed(ok: bool) -> &'static str {
     if ok { "" } else { " MISSED" }
 }
@@ -67,7 +60,7 @@ fn emulator_apart() -> emulator::EmulatorHandle {
     std::thread::spawn(|| {
         let runtime: &'static tokio::runtime::Runtime = Box::leak(Box::new(
             tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(env_number("CALBRIDGE_BENCH_EMULATOR_THREADS", 4))
+                .worker_threads(env_number("CALBRIDGE_BENCH_EMULATOR_THREADS", 4usize))
                 .thread_name("emulator")
                 .enable_all()
                 .build()
@@ -143,7 +136,7 @@ async fn throughput() -> bool {
     let env = env_with(db, emulator_apart()).await;
     // One process with room for every mailbox's 4 slots (20 × 4).
     let mut settings = (*env.backend.settings).clone();
-    settings.sync.concurrency = env_number("CALBRIDGE_BENCH_CONCURRENCY", 128);
+    settings.sync.concurrency = env_number("CALBRIDGE_BENCH_CONCURRENCY", 128usize);
     let env = SyncEnv {
         backend: backend::Backend::new(env.backend.db.clone(), settings, test_vault()),
         ..env
@@ -176,15 +169,12 @@ async fn throughput() -> bool {
             book(&env.backend, *id, &format!("Patron {i}"), start).await;
         }
     }
-    let graph_ms = std::env::var("CALBRIDGE_BENCH_GRAPH_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(GRAPH_MS);
+    let graph_ms = env_number("CALBRIDGE_BENCH_GRAPH_MS", GRAPH_MS);
     env.emu.set_faults(FaultConfig {
         latency_ms: graph_ms,
         ..FaultConfig::default()
     });
-    let workers = spawn_workers(&env.backend, env_number("CALBRIDGE_BENCH_WORKERS", 2));
+    let workers = spawn_workers(&env.backend, env_number("CALBRIDGE_BENCH_WORKERS", 2usize));
     env.emu.clear_requests();
     let cpu_before = thread_cpu();
     let started = Instant::now();
@@ -418,10 +408,7 @@ async fn raw() {
             .unwrap();
         tokens.push(token.token);
     }
-    let graph_ms = std::env::var("CALBRIDGE_BENCH_GRAPH_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(GRAPH_MS);
+    let graph_ms = env_number("CALBRIDGE_BENCH_GRAPH_MS", GRAPH_MS);
     env.emu.set_faults(FaultConfig {
         latency_ms: graph_ms,
         ..FaultConfig::default()

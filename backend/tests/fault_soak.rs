@@ -40,13 +40,6 @@ use rand::{Rng, SeedableRng};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use sync_support::*;
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
-
 /// The faults drawn for ~20 % of Graph requests.
 pub fn soak_faults(rate: f64, seed: u64) -> FaultConfig {
     FaultConfig {
@@ -75,7 +68,7 @@ pub fn soak_faults(rate: f64, seed: u64) -> FaultConfig {
         // operations with 100 ms: 6 of 1,363 arrived later). They are
         // counted as "crossed", the rest as early retries. The throttled
         // request itself sent again counts whenever it comes.
-        retry_after_grace_ms: env_number("CALBRIDGE_SOAK_GRACE_MS", 250),
+        retry_after_grace_ms: env_number("CALBRIDGE_SOAK_GRACE_MS", 250u64),
         ..FaultConfig::default()
     }
 }
@@ -104,10 +97,10 @@ impl Slots {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fault_soak() {
-    let ops = env_number("CALBRIDGE_SOAK_OPS", 1_000) as usize;
-    let staff_count = env_number("CALBRIDGE_SOAK_STAFF", 5).max(1) as usize;
-    let space_count = env_number("CALBRIDGE_SOAK_SPACES", 3).min(DEMO.rooms.len() as u64) as usize;
-    let seed = env_number("CALBRIDGE_SOAK_SEED", 8);
+    let ops = env_number("CALBRIDGE_SOAK_OPS", 1_000usize);
+    let staff_count = env_number("CALBRIDGE_SOAK_STAFF", 5usize).max(1);
+    let space_count = env_number("CALBRIDGE_SOAK_SPACES", 3usize).min(DEMO.rooms.len());
+    let seed = env_number("CALBRIDGE_SOAK_SEED", 8u64);
     let on_postgres = std::env::var("CALBRIDGE_SOAK_DB").as_deref() == Ok("postgres");
     let test_db = if on_postgres {
         match support::postgres().await {

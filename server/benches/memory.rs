@@ -15,12 +15,9 @@ mod sync_support;
 
 use std::time::Duration;
 
-use backend::integration::AccountType;
-use backend::microsoft::identity::ROOM_SCOPES;
 use backend::rooms::{self, RoomCallbackOutcome};
 use chrono::Utc;
-use emulator::state::SignInAudience;
-use emulator::{DEMO, NewApp};
+use emulator::DEMO;
 use process::Server;
 use sync_support::*;
 
@@ -41,27 +38,16 @@ const LOADED_TARGET_MB: u64 = 150;
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let calendars = env_or("CALBRIDGE_BENCH_CALENDARS", 1000);
-    let rooms = env_or("CALBRIDGE_BENCH_ROOMS", 500);
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("calbridge.db").display()
-    );
-    let db = backend::db::connect(&database_url).await.unwrap();
-    backend::db::migrate(&db).await.unwrap();
-    let env = env(db).await;
+    let calendars = env_number("CALBRIDGE_BENCH_CALENDARS", 1000usize);
+    let rooms = env_number("CALBRIDGE_BENCH_ROOMS", 500usize);
+    let SqliteFile {
+        dir,
+        url: database_url,
+        db,
+    } = sqlite_file().await;
     // One app registration for staff calendars and rooms, as the README
     // tells admins to set up.
-    let mut new = NewApp::web(
-        "Calbridge",
-        DEMO.tenant_id,
-        SignInAudience::AzureADMultipleOrgs,
-        &backend::integration::redirect_url(&env.backend.settings),
-    );
-    new.delegated_permissions = ROOM_SCOPES.iter().map(|s| s.to_string()).collect();
-    let registered = env.emu.register_app(new);
-    save_integration(&env.backend, &registered, AccountType::AnyOrganization).await;
+    let env = env_for_staff_and_rooms(db).await;
 
     let server = Server::start(dir.path(), &database_url, &env.emu, "idle", SETTINGS);
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -114,13 +100,6 @@ async fn main() {
     if !(ok_idle && ok_loaded) {
         std::process::exit(1);
     }
-}
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// `count` rooms with Fran as their delegate, each connected to a space

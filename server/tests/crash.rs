@@ -32,13 +32,6 @@ const SETTINGS: &[(&str, &str)] = &[
     ("RUST_LOG", "warn,backend=info"),
 ];
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
-
 /// A small xorshift generator: the kill moments, reproducible by seed.
 struct Draws(u64);
 
@@ -61,17 +54,15 @@ async fn done_count(env: &SyncEnv) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_and_restarted_mid_sync_loses_and_duplicates_nothing() {
-    let kills = env_number("CALBRIDGE_CRASH_KILLS", 3) as usize;
-    let total = env_number("CALBRIDGE_CRASH_JOBS", 400) as usize;
-    let mut draws = Draws(env_number("CALBRIDGE_CRASH_SEED", 0x5eed) | 1);
+    let kills = env_number("CALBRIDGE_CRASH_KILLS", 3usize);
+    let total = env_number("CALBRIDGE_CRASH_JOBS", 400usize);
+    let mut draws = Draws(env_number("CALBRIDGE_CRASH_SEED", 0x5eed_u64) | 1);
 
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("calbridge.db").display()
-    );
-    let db = backend::db::connect(&database_url).await.unwrap();
-    backend::db::migrate(&db).await.unwrap();
+    let SqliteFile {
+        dir,
+        url: database_url,
+        db,
+    } = sqlite_file().await;
     let env = env(db).await;
     let backend = &env.backend;
 

@@ -10,8 +10,12 @@
 //! token the emulator issued, and the master key, in raw, URL-encoded, base64
 //! (standard and URL-safe, at every alignment) and JSON-escaped forms.
 //!
+//! The same search runs for application mode (client credentials and
+//! change notifications), where the subscriptions' `clientState` values
+//! are secrets too.
+//!
 //! A test binary of its own: it installs the process-wide log capture
-//! before anything else logs.
+//! before anything else logs (both tests share it).
 
 mod support;
 
@@ -71,23 +75,134 @@ async fn scan(app: TestApp, log: Captured) {
         "{} refresh tokens",
         refresh_tokens.len()
     );
-    let secrets = [
+    seen.assert_nothing_of(vec![
         ("client secret", vec![client_secret]),
         ("master key", vec![master_key.trim().to_owned()]),
         ("access token", access_tokens),
         ("refresh token", refresh_tokens),
-    ];
-    let named: Vec<(String, String)> = secrets
+    ]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn application_mode_keeps_client_states_and_app_tokens_inside() {
+    let log = capture_log();
+    let app = support::spawn_reachable_app(Db::Sqlite, |f| {
+        f.merge(("sync.room_mode", "application"))
+            .merge(("sync.http_notifications", true))
+            .merge(("sync.room_poll_interval_secs", 1))
+    })
+    .await
+    .unwrap();
+    support::within_time_limit(scan_application_mode(app, log)).await;
+}
+
+/// An admin picks a room (Graph validates the webhook and subscribes with
+/// a clientState); someone books the room in Outlook (Graph notifies the
+/// webhook with it); a patron's booking goes to the room with an app-only
+/// token; the status is read; the room is revoked and everything
+/// disconnected.
+async fn scan_application_mode(app: TestApp, log: Captured) {
+    let mut seen = Haystack::default();
+    let seen = &mut seen;
+    let (space_id, registered) = rooms::set_up_application_with(&app).await;
+    let id = space_id.to_string();
+    let api = signed_in(&app, seen, support::api_client(), ADMIN).await;
+    let html = signed_in(&app, seen, support::client(), ADMIN).await;
+    let pick = [("space_id", id.as_str()), ("address", SEMINAR)];
+    let r = call(
+        seen,
+        "pick_room",
+        api.post(fn_url(&app, "pick_room")).form(&pick),
+    )
+    .await;
+    assert_eq!(r, StatusCode::OK);
+    let client_states: Vec<String> = app
+        .emulator()
+        .subscriptions()
         .into_iter()
-        .flat_map(|(what, values)| {
-            values
-                .into_iter()
-                .enumerate()
-                .map(move |(n, v)| (format!("{what} #{n}"), v))
-        })
+        .filter_map(|s| s.client_state)
         .collect();
-    let hits = seen.find_all(&named);
-    assert!(hits.is_empty(), "leaked: {hits:#?}");
+    assert!(
+        !client_states.is_empty(),
+        "a subscription with a clientState"
+    );
+
+    app.emulator().clear_notifications();
+    let tomorrow = (Utc::now() + chrono::TimeDelta::days(1)).date_naive();
+    app.emulator()
+        .outlook_create(
+            SEMINAR,
+            &serde_json::json!({
+                "subject": "Board meeting",
+                "start": {"dateTime": format!("{tomorrow}T13:00:00"), "timeZone": "UTC"},
+                "end": {"dateTime": format!("{tomorrow}T14:00:00"), "timeZone": "UTC"},
+            }),
+        )
+        .unwrap();
+    let delivered = app
+        .emulator()
+        .wait_for_notifications(1, std::time::Duration::from_secs(10))
+        .await;
+    assert_eq!(delivered.len(), 1, "Graph notified the webhook");
+    patron_books_space(&app, seen, space_id).await;
+    for _ in 0..300 {
+        if app.emulator().events(SEMINAR).len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.emulator().events(SEMINAR).len(),
+        2,
+        "the booking synced"
+    );
+    let status = [("space_id", id.as_str())];
+    for read in ["space_sync_status", "room_connection", "sync_overview"] {
+        call(seen, read, api.post(fn_url(&app, read)).form(&status)).await;
+    }
+    let r = call(
+        seen,
+        "space sync page",
+        html.get(app.url(&format!("/admin/spaces/{space_id}/sync"))),
+    )
+    .await;
+    assert_eq!(r, StatusCode::OK);
+    // The sealed clientState, while it is stored.
+    seen.add_database_rows(&app).await;
+    let r = call(
+        seen,
+        "revoke_room",
+        api.post(fn_url(&app, "revoke_room")).form(&status),
+    )
+    .await;
+    assert_eq!(r, StatusCode::OK);
+    let r = call(
+        seen,
+        "disconnect",
+        api.post(fn_url(&app, "disconnect_integration"))
+            .form(&[("confirm", "true")]),
+    )
+    .await;
+    assert_eq!(r, StatusCode::OK);
+    seen.add_database_rows(&app).await;
+    let master_key = std::fs::read_to_string(app.data_dir().join("master.key")).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    seen.add("server log", log.contents());
+
+    seen.assert_holds(&[
+        ("table room_links", "v1:"),
+        ("response to room_connection", "room.seminar@"),
+        ("response to space sync page", "room.seminar@"),
+        ("server log", "Calbridge is listening"),
+    ]);
+    let (access_tokens, _) = app.emulator().issued_tokens();
+    assert!(!access_tokens.is_empty(), "an app-only token was issued");
+    seen.assert_nothing_of(vec![
+        ("client secret", vec![registered.secret_value.clone()]),
+        ("master key", vec![master_key.trim().to_owned()]),
+        ("access token", access_tokens),
+        ("clientState", client_states),
+    ]);
 }
 
 // ----- the flow -----
@@ -276,6 +391,17 @@ async fn room_syncs(app: &TestApp, seen: &mut Haystack, api: &reqwest::Client) {
     .await;
     assert_eq!(r, StatusCode::OK);
 
+    patron_books_space(app, seen, space_id).await;
+    written_to(app, SEMINAR).await;
+    let status = [("space_id", space_id.to_string())];
+    for read in ["space_sync_status", "room_connection"] {
+        call(seen, read, api.post(fn_url(app, read)).form(&status)).await;
+    }
+}
+
+/// A patron books the first free slot of `space_id` the day after
+/// tomorrow, through the server fns.
+async fn patron_books_space(app: &TestApp, seen: &mut Haystack, space_id: i64) {
     let patron = signed_in(app, seen, support::api_client(), PATRON).await;
     let date = (Utc::now().date_naive() + chrono::TimeDelta::days(2)).to_string();
     let grid = [
@@ -312,11 +438,6 @@ async fn room_syncs(app: &TestApp, seen: &mut Haystack, api: &reqwest::Client) {
     )
     .await;
     assert_eq!(r, StatusCode::OK);
-    written_to(app, SEMINAR).await;
-    let status = [("space_id", space_id.to_string())];
-    for read in ["space_sync_status", "room_connection"] {
-        call(seen, read, api.post(fn_url(app, read)).form(&status)).await;
-    }
 }
 
 async fn user_id(app: &TestApp, email: &str) -> i64 {
@@ -471,19 +592,29 @@ impl Haystack {
     /// The capture must have caught what it claims to, or zero hits would
     /// prove nothing.
     fn assert_meaningful(&self) {
-        let has = |what: &str, needle: &str| {
-            self.items
-                .iter()
-                .any(|(w, b)| w.starts_with(what) && contains(b, needle.as_bytes()))
-        };
-        assert!(has("response to page", "A client secret is saved"));
-        assert!(has("table integration_settings", "any_organization"));
-        assert!(has("table integration_audit", "activated"));
-        assert!(has("response to failed save (form)", "__err="));
-        assert!(has("event stream", "event: integration"));
-        assert!(has("server log", "Calbridge is listening"));
-        assert!(has("table calendar_connections", "v1:"));
-        assert!(has("response to outlook_connection", "sam.reader@"));
+        self.assert_holds(&[
+            ("response to page", "A client secret is saved"),
+            ("table integration_settings", "any_organization"),
+            ("table integration_audit", "activated"),
+            ("response to failed save (form)", "__err="),
+            ("event stream", "event: integration"),
+            ("server log", "Calbridge is listening"),
+            ("table calendar_connections", "v1:"),
+            ("response to outlook_connection", "sam.reader@"),
+        ]);
+    }
+
+    /// Asserts that an item whose name starts with each `what` holds its
+    /// `needle`: the flow ran, so finding no secret means something.
+    fn assert_holds(&self, expected: &[(&str, &str)]) {
+        for (what, needle) in expected {
+            assert!(
+                self.items
+                    .iter()
+                    .any(|(w, b)| w.starts_with(what) && contains(b, needle.as_bytes())),
+                "{what} holds {needle:?}"
+            );
+        }
     }
 
     /// Every (place, encoding) where `secret` shows.
@@ -495,6 +626,21 @@ impl Haystack {
     /// secrets shows: one pass over each item for all of them at once
     /// (a debug build's wasm is megabytes, and there are dozens of
     /// secrets in a hundred forms each).
+    /// Names each value `"{what} #{n}"` and asserts none is found.
+    fn assert_nothing_of(&self, secrets: Vec<(&str, Vec<String>)>) {
+        let named: Vec<(String, String)> = secrets
+            .into_iter()
+            .flat_map(|(what, values)| {
+                values
+                    .into_iter()
+                    .enumerate()
+                    .map(move |(n, v)| (format!("{what} #{n}"), v))
+            })
+            .collect();
+        let hits = self.find_all(&named);
+        assert!(hits.is_empty(), "leaked: {hits:#?}");
+    }
+
     fn find_all(&self, secrets: &[(String, String)]) -> Vec<String> {
         let (labels, patterns): (Vec<String>, Vec<String>) = secrets
             .iter()
@@ -660,16 +806,22 @@ impl Write for Captured {
     }
 }
 
-/// Installs the capture as the process's subscriber; `spawn_app`'s own
-/// `telemetry::init` then finds one installed and leaves it.
+/// Installs the capture as the process's subscriber (once; both tests
+/// share it); `spawn_app`'s own `telemetry::init` then finds one installed
+/// and leaves it.
 fn capture_log() -> Captured {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("debug,emulator=off"))
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .try_init()
-        .expect("the first subscriber of this test binary");
-    captured
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("debug,emulator=off"))
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .try_init()
+                .expect("the first subscriber of this test binary");
+            captured
+        })
+        .clone()
 }

@@ -43,6 +43,34 @@ pub fn settings(dir: &std::path::Path, emu: &EmulatorHandle) -> Settings {
     Settings::from_figment(figment).expect("test settings")
 }
 
+/// A number from the environment (`10_000` allowed), else `default`.
+pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+/// A migrated SQLite database in a file of its own, for runs that also
+/// start the `calbridge` binary on it: the directory (removed when this
+/// is dropped), the URL and a connection.
+pub struct SqliteFile {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    pub db: DatabaseConnection,
+}
+
+pub async fn sqlite_file() -> SqliteFile {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("calbridge.db").display()
+    );
+    let db = backend::db::connect(&url).await.unwrap();
+    backend::db::migrate(&db).await.unwrap();
+    SqliteFile { dir, url, db }
+}
+
 pub fn test_vault() -> Vault {
     use base64::Engine;
     let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);

@@ -87,6 +87,11 @@ pub async fn connected_space(app: &TestApp) -> i64 {
 /// The tenant granted Calendars.ReadWrite (Application), limited to the
 /// seminar room by an application access policy.
 pub async fn set_up_application(app: &TestApp) -> i64 {
+    set_up_application_with(app).await.0
+}
+
+/// [`set_up_application`], also returning the registration (its secret).
+pub async fn set_up_application_with(app: &TestApp) -> (i64, emulator::RegisteredApp) {
     let mut new = NewApp::web(
         "Calbridge",
         DEMO.tenant_id,
@@ -101,7 +106,8 @@ pub async fn set_up_application(app: &TestApp) -> i64 {
         registered.client_id,
         Some(vec![emu.user_id(SEMINAR).unwrap()]),
     );
-    activate(app, &registered, AccountType::SingleTenant).await
+    let space_id = activate(app, &registered, AccountType::SingleTenant).await;
+    (space_id, registered)
 }
 
 /// Saves `registered` as the integration, active; returns the first demo
