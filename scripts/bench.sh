@@ -23,7 +23,10 @@ bench() {
   local what=$1
   shift
   step "$what: $*"
-  "$@" 2>&1 | tee -a "$log.raw" | grep -E ' ms|MISSED|ratio|KB|MB|calls/s' | tee -a "$log"
+  # Cargo's "Compiling …" lines are not figures (crate names such as
+  # sea-orm-migration hold "ratio").
+  "$@" 2>&1 | tee -a "$log.raw" | grep -v '^ *Compiling ' |
+    grep -E ' ms|MISSED|ratio|KB|MB|calls/s' | tee -a "$log"
   local rc=${PIPESTATUS[0]}
   if [[ $rc -ne 0 ]]; then
     echo "$what: MISSED or failed (exit $rc)" | tee -a "$log"
