@@ -40,6 +40,12 @@ async fn main() {
     }
 }
 
+/// The throttle bound: 2,000 creates / (20 mailboxes × 4 in flight) ×
+/// the emulator's time per request.
+fn bound(graph_ms: u64) -> Duration {
+    Duration::from_millis(graph_ms.max(1)) * (STAFF * PER_STAFF) as u32 / (STAFF as u32 * 4)
+}
+
 fn missed(ok: bool) -> &'static str {
     if ok { "" } else { " MISSED" }
 }
@@ -219,7 +225,7 @@ async fn throughput() -> bool {
     }
     let created: usize = staff.iter().map(|(_, upn)| env.emu.events(upn).len()).sum();
     assert_eq!(created, total, "every appointment is in its mailbox, once");
-    let bound = Duration::from_millis(graph_ms.max(1)) * (total as u32) / (STAFF as u32 * 4);
+    let bound = bound(graph_ms);
     let stats = env.emu.stats();
     let ratio = took.as_secs_f64() / bound.as_secs_f64();
     let ok = ratio <= 1.1;
@@ -318,8 +324,7 @@ async fn raw_batches(
     }
     while tasks.join_next().await.is_some() {}
     let took = started.elapsed();
-    let bound =
-        Duration::from_millis(graph_ms.max(1)) * (STAFF * PER_STAFF) as u32 / (STAFF as u32 * 4);
+    let bound = bound(graph_ms);
     println!(
         "raw $batch: {} creates, 4 per batch per mailbox: {:.3} s (bound {:.3} s, ratio {:.3})",
         STAFF * PER_STAFF,
@@ -448,8 +453,7 @@ async fn raw() {
         "raw: one create takes {:.1} ms on average from send to answer (the emulator waits {graph_ms} ms)",
         mean.as_secs_f64() * 1000.0
     );
-    let bound =
-        Duration::from_millis(graph_ms.max(1)) * (STAFF * PER_STAFF) as u32 / (STAFF as u32 * 4);
+    let bound = bound(graph_ms);
     println!(
         "raw: {} creates for {STAFF} mailboxes, 4 at a time each, straight through the Graph client: {:.3} s (bound {:.3} s, ratio {:.2})",
         STAFF * PER_STAFF,

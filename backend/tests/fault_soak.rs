@@ -258,16 +258,7 @@ async fn fault_soak() {
         stats.max_in_flight,
     );
     for (what, tally) in [("staff", &staff_tally), ("rooms", &room_tally)] {
-        println!(
-            "  {what}: lost {} (missing {}, stale {}, not deleted {}), duplicated {} (extra {}, unexplained {})",
-            tally.lost(),
-            tally.missing,
-            tally.stale,
-            tally.not_deleted,
-            tally.duplicated(),
-            tally.duplicated,
-            tally.unexplained,
-        );
+        println!("  {what}: {tally}");
     }
     println!(
         "  early retries {} (of them repeats of the throttled request {}; crossed on the wire {}), \

@@ -426,6 +426,24 @@ pub struct Tally {
     pub unexplained: usize,
 }
 
+/// "lost 0 (missing 0, stale 0, not deleted 0), duplicated 0 (extra 0,
+/// unexplained 0)", as the soak and the crash test print it.
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "lost {} (missing {}, stale {}, not deleted {}), duplicated {} (extra {}, unexplained {})",
+            self.lost(),
+            self.missing,
+            self.stale,
+            self.not_deleted,
+            self.duplicated(),
+            self.duplicated,
+            self.unexplained,
+        )
+    }
+}
+
 impl Tally {
     pub fn lost(&self) -> usize {
         self.missing + self.stale + self.not_deleted
