@@ -47,6 +47,7 @@ on_both_databases!(
     lifecycle_events_are_handled,
     an_expired_delta_token_starts_a_full_round,
     without_https_rooms_are_polled,
+    picking_a_room_subscribes_once_while_the_poller_runs,
     the_migration_goes_down_and_up_again,
     conflicts_are_flagged_and_the_first_committed_keeps_the_slot,
     revoke_deletes_the_subscription_and_leaves_events,
@@ -818,6 +819,48 @@ async fn without_https_rooms_are_polled(db: DatabaseConnection) {
         .unwrap()
         .unwrap();
     assert!(status.subscribed_until.is_none());
+}
+
+async fn picking_a_room_subscribes_once_while_the_poller_runs(db: DatabaseConnection) {
+    // The poller subscribes rooms that have no subscription. A room just
+    // picked has none until `pick_room` has subscribed it; were it due
+    // meanwhile, Graph would hold two subscriptions and notify twice.
+    let env = env(db).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let (backend, stop) = (env.backend.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                rooms::poll::poll_due(&backend, Utc::now()).await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        })
+    };
+    let picked = pick_seminar(&env).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    poller.await.unwrap();
+    let creates = env
+        .emu
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/subscriptions"))
+        .count();
+    assert_eq!(creates, 1, "one subscription asked for");
+    assert_eq!(env.emu.subscriptions().len(), 1);
+    assert!(picked.subscription_id.is_some());
+    // Subscribed: the room is read at once, to catch up.
+    assert!(due(&env, Utc::now()).await || link(&env).await.delta_link.is_some());
+
+    env.emu.clear_notifications();
+    env.emu
+        .outlook_create(
+            SEMINAR,
+            &outlook_event("Walk-in", tomorrow(9), tomorrow(10)),
+        )
+        .unwrap();
+    delivered(&env, 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(env.emu.notifications().len(), 1, "notified once");
 }
 
 async fn the_migration_goes_down_and_up_again(db: DatabaseConnection) {

@@ -47,6 +47,11 @@ pub use app::RoomAuth;
 pub use conflicts::{ConflictKept, RoomConflict, conflicts};
 pub use connect::{RoomCallbackOutcome, begin_room_connect, finish_room_connect, is_room_callback};
 
+/// How long a newly picked room is kept from the poller while
+/// [`pick_room`] subscribes to it. Should the process stop meanwhile, the
+/// poller subscribes once this has passed.
+const SUBSCRIBING_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
 /// The outbox kinds the room sync handles.
 pub const SPACE_BOOKING_KINDS: [&str; 3] = [
     outbox::SPACE_BOOKING_CREATED,
@@ -507,7 +512,16 @@ pub async fn pick_room(
     a.room_name = Set(name);
     a.window_start = Set(None);
     a.delta_link = Set(None);
-    a.next_poll_at = Set(db_time(now));
+    // When this call subscribes below, the room is not due until it has:
+    // the poller would otherwise subscribe too, and for a moment Graph
+    // would hold two subscriptions and notify every change twice.
+    let subscribes_here =
+        auth.is_application() && subscriptions::notifications_possible(&backend.settings);
+    a.next_poll_at = Set(db_time(if subscribes_here {
+        now + SUBSCRIBING_GRACE
+    } else {
+        now
+    }));
     a.last_error = Set(None);
     a.subscription_id = Set(None);
     a.client_state_sealed = Set(None);
@@ -536,13 +550,14 @@ pub async fn pick_room(
     }
     // Application mode: subscribe now when Microsoft can reach us (a
     // failure leaves the room polled; the poller tries again).
-    let link = if auth.is_application() && subscriptions::notifications_possible(&backend.settings)
-    {
+    // `subscribe` makes the room due again; so does a failure.
+    let link = if subscribes_here {
         match subscriptions::subscribe(backend, &link, now).await {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(space = space_id, error = %e, "subscribing to the room failed; it is polled meanwhile");
                 subscriptions::record_error(backend, &link, &e.to_string()).await;
+                subscriptions::make_due(backend, &link, now).await;
                 link
             }
         }

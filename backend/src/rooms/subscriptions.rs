@@ -270,6 +270,15 @@ pub(crate) async fn record_error(backend: &Backend, link: &room_link::Model, err
         .await;
 }
 
+/// Makes the room due for the poller now.
+pub(crate) async fn make_due(backend: &Backend, link: &room_link::Model, now: DateTime<Utc>) {
+    let _ = room_link::Entity::update_many()
+        .col_expr(room_link::Column::NextPollAt, db_time(now).into())
+        .filter(room_link::Column::Id.eq(link.id))
+        .exec(&backend.db)
+        .await;
+}
+
 /// Deletes a subscription at Graph (best effort: one Graph does not know
 /// is already gone; others expire within days and their notifications
 /// are ignored). `true` when Graph no longer has it.
