@@ -44,25 +44,19 @@ bench "settings and status server fns, 100 clients" \
 bench "memory of the calbridge process" \
   cargo bench --locked -p server --features app/ssr --bench memory
 
-step "wasm size: release build of the site, wasm-opt, gzip -9"
+step "wasm size: release build of the site (split per page), wasm-opt, gzip -9"
 # The release wasm replaces the debug one in the site directory; the
 # debug site is built again afterwards for the tests and `scripts/run.sh`.
-if cargo leptos build --release --frontend-only >"$log.wasm" 2>&1; then
-  wasm=$(find "$CALBRIDGE_SITE_ROOT" -name '*.wasm' | head -1)
-  raw=$(stat -c %s "$wasm")
-  gz=$(gzip -9 -c "$wasm" | wc -c)
-  line="wasm: $((raw / 1024)) KB after wasm-opt, $((gz / 1024)) KB gzipped (target <= 250 KB)"
-  if ((gz > 250 * 1024)); then
-    line="$line MISSED"
-    missed=1
-  fi
-  echo "$line" | tee -a "$log"
+if cargo leptos build --release --frontend-only --split >"$log.wasm" 2>&1; then
+  python3 scripts/wasm_size.py "$CALBRIDGE_SITE_ROOT/pkg" 250 | tee "$log.wasm.sizes" || missed=1
+  grep '^wasm:' "$log.wasm.sizes" >>"$log"
 else
   tail -20 "$log.wasm"
   echo "wasm: the release build failed" | tee -a "$log"
   missed=1
 fi
-cargo leptos build --frontend-only >/dev/null 2>&1 || echo "note: rebuild the debug site with cargo leptos build"
+cargo leptos build --frontend-only --split >/dev/null 2>&1 ||
+  echo "note: rebuild the debug site with cargo leptos build --split"
 
 step "summary"
 cat "$log"
@@ -79,5 +73,5 @@ open("README.md", "w").write(readme[:i] + block + readme[j:])
 EOF
   echo "README.md updated"
 fi
-rm -f "$log" "$log.raw" "$log.wasm"
+rm -f "$log" "$log.raw" "$log.wasm" "$log.wasm.sizes"
 exit $missed

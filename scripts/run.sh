@@ -11,7 +11,7 @@ source scripts/env.sh
 scripts/install.sh
 
 step "building"
-cargo leptos build
+cargo leptos build --split
 cargo build -p emulator
 
 EMULATOR_PORT="${EMULATOR_PORT:-3900}"

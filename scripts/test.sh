@@ -18,7 +18,7 @@ step "clippy: browser side"
 cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "build (cargo leptos build: server binary + wasm site; the emulator binary)"
-cargo leptos build
+cargo leptos build --split
 cargo build --locked -p emulator
 
 step "PostgreSQL for the integration tests"

@@ -13,17 +13,13 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, path};
+use leptos_router::{Lazy, SsrMode, path};
 
 use crate::components::live::LiveIntegration;
 use crate::components::nav::Nav;
 use crate::components::session::SessionActions;
-use crate::pages::{
-    AdminSpaceSyncPage, AdminSpacesPage, AdminStaffPage, AdminStaffSyncPage, AppointmentsPage,
-    HomePage, IntegrationsPage, LoginPage, LogoutPage, MyAppointmentsPage, MyBookingsPage,
-    NotFound, OutboxPage, SpacePage, SpacesPage, StaffAppointmentsPage, StaffSyncPage,
-    SyncDashboardPage,
-};
+use crate::pages::NotFound;
+use crate::pages::routes::*;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -65,17 +61,17 @@ pub fn App() -> impl IntoView {
                         // of the navigation must be in the HTML itself,
                         // not swapped in by a script, or pages without
                         // JavaScript never show who is signed in.
-                        <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder />
-                        <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder />
-                        <Route path=path!("/logout") view=LogoutPage ssr=SsrMode::InOrder />
-                        <Route path=path!("/spaces") view=SpacesPage ssr=SsrMode::InOrder />
+                        <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::InOrder />
+                        <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} ssr=SsrMode::InOrder />
+                        <Route path=path!("/logout") view={Lazy::<LogoutRoute>::new()} ssr=SsrMode::InOrder />
+                        <Route path=path!("/spaces") view={Lazy::<SpacesRoute>::new()} ssr=SsrMode::InOrder />
                         // The grid, the booking form and the staff list
                         // are all in the HTML, for browsers without
                         // JavaScript.
-                        <Route path=path!("/spaces/:id") view=SpacePage ssr=SsrMode::Async />
+                        <Route path=path!("/spaces/:id") view={Lazy::<SpaceRoute>::new()} ssr=SsrMode::Async />
                         <Route
                             path=path!("/appointments")
-                            view=AppointmentsPage
+                            view={Lazy::<AppointmentsRoute>::new()}
                             ssr=SsrMode::InOrder
                         />
                         // Guarded pages render only after the role check
@@ -83,49 +79,49 @@ pub fn App() -> impl IntoView {
                         // 302 (sign in) or 403 status.
                         <Route
                             path=path!("/appointments/mine")
-                            view=MyAppointmentsPage
+                            view={Lazy::<MyAppointmentsRoute>::new()}
                             ssr=SsrMode::Async
                         />
                         <Route
                             path=path!("/staff/appointments")
-                            view=StaffAppointmentsPage
+                            view={Lazy::<StaffAppointmentsRoute>::new()}
                             ssr=SsrMode::Async
                         />
                         <Route
                             path=path!("/staff/sync")
-                            view=StaffSyncPage
+                            view={Lazy::<StaffSyncRoute>::new()}
                             ssr=SsrMode::Async
                         />
                         <Route
                             path=path!("/admin/staff")
-                            view=AdminStaffPage
+                            view={Lazy::<AdminStaffRoute>::new()}
                             ssr=SsrMode::Async
                         />
                         <Route
                             path=path!("/admin/staff/:id/sync")
-                            view=AdminStaffSyncPage
+                            view={Lazy::<AdminStaffSyncRoute>::new()}
                             ssr=SsrMode::Async
                         />
                         <Route
                             path=path!("/admin/spaces/:id/sync")
-                            view=AdminSpaceSyncPage
+                            view={Lazy::<AdminSpaceSyncRoute>::new()}
                             ssr=SsrMode::Async
                         />
                         <Route
                             path=path!("/admin/integrations")
-                            view=IntegrationsPage
+                            view={Lazy::<IntegrationsRoute>::new()}
                             ssr=SsrMode::Async
                         />
-                        <Route path=path!("/bookings") view=MyBookingsPage ssr=SsrMode::Async />
+                        <Route path=path!("/bookings") view={Lazy::<MyBookingsRoute>::new()} ssr=SsrMode::Async />
                         <Route
                             path=path!("/admin/spaces")
-                            view=AdminSpacesPage
+                            view={Lazy::<AdminSpacesRoute>::new()}
                             ssr=SsrMode::Async
                         />
-                        <Route path=path!("/admin/outbox") view=OutboxPage ssr=SsrMode::Async />
+                        <Route path=path!("/admin/outbox") view={Lazy::<OutboxRoute>::new()} ssr=SsrMode::Async />
                         <Route
                             path=path!("/admin/sync")
-                            view=SyncDashboardPage
+                            view={Lazy::<SyncDashboardRoute>::new()}
                             ssr=SsrMode::Async
                         />
                     </Routes>

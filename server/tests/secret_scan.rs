@@ -558,8 +558,9 @@ impl Haystack {
         self.add("event stream", bytes);
     }
 
-    /// The JS, wasm and CSS the server serves, when built (the test command
-    /// builds them before the tests, so CI always scans them).
+    /// The JS, wasm (every file split off per page too) and CSS the server
+    /// serves, when built (the test command builds them before the tests,
+    /// so CI always scans them).
     fn add_site_files(&mut self) {
         let Some(root) = std::env::var_os("CALBRIDGE_SITE_ROOT").map(PathBuf::from) else {
             eprintln!("note: CALBRIDGE_SITE_ROOT is not set; JS and wasm not scanned");
@@ -680,7 +681,7 @@ fn site_files(root: &Path) -> Vec<PathBuf> {
                 dirs.push(path);
             } else if matches!(
                 path.extension().and_then(|e| e.to_str()),
-                Some("js" | "wasm" | "css" | "html")
+                Some("js" | "wasm" | "css" | "html" | "json")
             ) {
                 found.push(path);
             }

@@ -10,6 +10,7 @@ mod integrations;
 mod login;
 mod logout;
 mod outbox;
+pub mod routes;
 mod spaces;
 mod staff_appointments;
 mod staff_sync;
