@@ -16,7 +16,7 @@ use backend::entities::{calendar_connection, event_link, external_busy_block, ro
 use backend::integration::AccountType;
 use backend::microsoft::identity::ROOM_SCOPES;
 use backend::rooms::{self, RoomCallbackOutcome, RoomError};
-use backend::sync::Worker;
+use backend::sync::{Subject, Worker};
 use backend::vault::Vault;
 use chrono::{DateTime, TimeDelta, Utc};
 use emulator::state::SignInAudience;
@@ -37,6 +37,7 @@ on_both_databases!(
     disconnect_everything_revokes_room_connections_and_leaves_events,
     a_create_whose_answer_was_lost_is_still_deleted_on_cancel,
     a_first_sync_shows_its_progress_until_done,
+    the_dashboard_shows_each_subject_as_its_own_status_does,
 );
 
 const FRAN: &str = "fran.facilities@contoso-library.onmicrosoft.com";
@@ -501,7 +502,6 @@ async fn a_create_whose_answer_was_lost_is_still_deleted_on_cancel(db: DatabaseC
 /// Bookings made before the space was connected go to the room as its
 /// first sync, and the status counts them until they are written.
 async fn a_first_sync_shows_its_progress_until_done(db: DatabaseConnection) {
-    use backend::sync::Subject;
     use backend::sync::status::{Progress, SyncState, status_of};
     let env = env(db).await;
     for hour in [8, 10, 12] {
@@ -537,4 +537,78 @@ async fn a_first_sync_shows_its_progress_until_done(db: DatabaseConnection) {
         })
         .count();
     assert_eq!(written, 3, "each booking is on the room once");
+}
+
+/// The dashboard reads every subject at once; each of its rows must be
+/// what the subject's own status says: a space syncing its first
+/// bookings to the room, one not connected, a staff member with only
+/// legacy password settings, and a failed job with its error.
+async fn the_dashboard_shows_each_subject_as_its_own_status_does(db: DatabaseConnection) {
+    use backend::entities::outbox;
+    use backend::legacy::{self, LegacyInput, OwnerKind};
+    use backend::sync::status::{SyncState, overview, status_of};
+    use sea_orm::{ActiveModelTrait, Set};
+    let env = env(db).await;
+    for hour in [8, 10, 12] {
+        book(&env, tomorrow(hour), "Before Connecting")
+            .await
+            .unwrap();
+    }
+    while worker(&env).run_once().await > 0 {}
+    connect_seminar(&env).await;
+    let other_space = new_space(&env.backend, "A space not connected").await;
+    let legacy_only = sync_support::staff_member(&env.backend, "legacy@calbridge.test").await;
+    legacy::set(
+        &env.backend.db,
+        &env.backend.vault,
+        OwnerKind::Staff,
+        legacy_only,
+        &LegacyInput {
+            server_url: "https://mail.example.org/EWS/Exchange.asmx".into(),
+            account: "legacy@example.org".into(),
+            password: Some(SecretString::from("old-password".to_owned())),
+        },
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    // One of the room's jobs failed for good.
+    let job = outbox::Entity::find()
+        .filter(outbox::Column::Kind.like("space_booking.%"))
+        .filter(outbox::Column::Status.eq("pending"))
+        .one(&env.backend.db)
+        .await
+        .unwrap()
+        .expect("a room job");
+    let mut failed: outbox::ActiveModel = job.into();
+    failed.status = Set("failed".into());
+    failed.last_error = Set(Some("Graph said no".into()));
+    failed.update(&env.backend.db).await.unwrap();
+
+    let rows = overview(&env.backend.db).await.unwrap();
+    for row in &rows {
+        let own = status_of(&env.backend.db, row.status.subject)
+            .await
+            .unwrap();
+        assert_eq!(row.status, own, "{}", row.name);
+    }
+    let state_of = |subject| {
+        rows.iter()
+            .find(|r| r.status.subject == subject)
+            .map(|r| r.status.clone())
+            .unwrap_or_else(|| panic!("{subject:?} is on the dashboard"))
+    };
+    let space = state_of(Subject::Space(env.space_id));
+    assert_eq!(space.state, SyncState::Error);
+    assert_eq!((space.pending, space.failed), (2, 1));
+    assert_eq!(space.last_error.as_deref(), Some("Graph said no"));
+    assert!(space.room.is_some());
+    assert_eq!(
+        state_of(Subject::Space(other_space)).state,
+        SyncState::NotConnected
+    );
+    assert_eq!(
+        state_of(Subject::Staff(legacy_only)).state,
+        SyncState::LegacyPassword
+    );
 }

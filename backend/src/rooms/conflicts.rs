@@ -165,6 +165,27 @@ pub(crate) async fn flag(
     Ok(clashes)
 }
 
+/// The spaces with a flag set on a booking or a busy block: those whose
+/// [`conflicts`] may list something (for the dashboard, which would
+/// otherwise ask every connected space).
+pub async fn spaces_with_conflicts(db: &impl ConnectionTrait) -> Result<HashSet<i64>, DbErr> {
+    let flagged_bookings = booking::Entity::find()
+        .filter(booking::Column::Status.eq(ACTIVE))
+        .filter(booking::Column::ConflictEventId.is_not_null())
+        .all(db)
+        .await?;
+    let flagged_blocks = block::Entity::find()
+        .filter(block::Column::OwnerKind.eq(SPACE_OWNER))
+        .filter(block::Column::ConflictBookingId.is_not_null())
+        .all(db)
+        .await?;
+    Ok(flagged_bookings
+        .into_iter()
+        .map(|b| b.space_id)
+        .chain(flagged_blocks.into_iter().map(|k| k.owner_id))
+        .collect())
+}
+
 /// A space's open conflicts, by start time: each pair of an active
 /// booking and an Outlook event on its room that hold the same time,
 /// with the side that kept the slot.

@@ -44,7 +44,7 @@ use crate::outbox::{self, db_time};
 use crate::vault::Purpose;
 
 pub use app::RoomAuth;
-pub use conflicts::{ConflictKept, RoomConflict, conflicts};
+pub use conflicts::{ConflictKept, RoomConflict, conflicts, spaces_with_conflicts};
 pub use connect::{RoomCallbackOutcome, begin_room_connect, finish_room_connect, is_room_callback};
 
 /// How long a newly picked room is kept from the poller while

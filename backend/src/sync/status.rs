@@ -3,11 +3,13 @@
 //! the dashboard show it. Computed from the database every time, so every
 //! instance agrees; [`super::changes`] says when to compute it again.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Statement};
 
 use crate::connections::{self, ACTIVE, NEEDS_REAUTHORIZATION, Owner, REVOKED};
-use crate::entities::{calendar_connection, room_link, space, user};
+use crate::entities::{calendar_connection, legacy_exchange_setting, room_link, space, user};
 use crate::integration::IntegrationStatus;
 use crate::legacy::{self, OwnerKind};
 
@@ -21,6 +23,13 @@ pub enum Subject {
 }
 
 impl Subject {
+    /// The space's or the staff member's id.
+    pub fn id(self) -> i64 {
+        match self {
+            Subject::Space(id) | Subject::Staff(id) => id,
+        }
+    }
+
     pub fn owner(self) -> Owner<'static> {
         match self {
             Subject::Space(id) => crate::rooms::space_owner(id),
@@ -141,36 +150,76 @@ pub struct SyncStatus {
 
 /// The status of `subject` now.
 pub async fn status_of(db: &impl ConnectionTrait, subject: Subject) -> Result<SyncStatus, DbErr> {
-    let integration = IntegrationStatus::current(db)
-        .await
-        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    let integration = current_integration(db).await?;
     let connection = connections::find(db, subject.owner()).await?;
     let link = match subject {
         Subject::Space(id) => crate::rooms::link_of(db, id).await?,
         Subject::Staff(_) => None,
     };
-    let jobs = job_counts(db, subject).await?;
+    let jobs = job_counts(db, JobOwner::of(subject), Some(subject.id()))
+        .await?
+        .remove(&subject.id())
+        .unwrap_or_default();
+    let jobs = with_last_error(db, subject, jobs).await?;
     let conflicts = match subject {
         Subject::Space(id) if link.is_some() => crate::rooms::conflicts(db, id).await?,
         _ => vec![],
     };
-    let legacy = match subject {
+    let has_legacy = match subject {
         Subject::Space(id) => legacy::get(db, OwnerKind::Space, id).await?,
         Subject::Staff(id) => legacy::get(db, OwnerKind::Staff, id).await?,
-    };
-    let state = state_of(
+    }
+    .is_some();
+    Ok(assemble(
+        subject,
         &integration,
+        Parts {
+            connection,
+            link,
+            jobs,
+            conflicts,
+            has_legacy,
+        },
+    ))
+}
+
+async fn current_integration(db: &impl ConnectionTrait) -> Result<IntegrationStatus, DbErr> {
+    IntegrationStatus::current(db)
+        .await
+        .map_err(|e| DbErr::Custom(e.to_string()))
+}
+
+/// What a subject's status is worked out from, read by [`status_of`] for
+/// one subject and by [`overview`] for all of them at once.
+struct Parts {
+    connection: Option<calendar_connection::Model>,
+    link: Option<room_link::Model>,
+    jobs: JobCounts,
+    conflicts: Vec<crate::rooms::RoomConflict>,
+    has_legacy: bool,
+}
+
+fn assemble(subject: Subject, integration: &IntegrationStatus, parts: Parts) -> SyncStatus {
+    let Parts {
+        connection,
+        link,
+        jobs,
+        conflicts,
+        has_legacy,
+    } = parts;
+    let state = state_of(
+        integration,
         connection.as_ref(),
         link.as_ref(),
         &jobs,
-        legacy.is_some(),
+        has_legacy,
     );
     let last_error = connection
         .as_ref()
         .and_then(|c| c.last_error.clone())
         .or_else(|| link.as_ref().and_then(|l| l.last_error.clone()))
         .or(jobs.last_error.clone());
-    Ok(SyncStatus {
+    SyncStatus {
         subject,
         state,
         account: connection.as_ref().map(|c| c.account.clone()),
@@ -185,7 +234,7 @@ pub async fn status_of(db: &impl ConnectionTrait, subject: Subject) -> Result<Sy
         subscription_expires_at: link.as_ref().and_then(|l| l.subscription_expires_at),
         progress: jobs.progress,
         conflicts,
-    })
+    }
 }
 
 fn state_of(
@@ -224,50 +273,79 @@ struct JobCounts {
     progress: Option<Progress>,
 }
 
-/// The subject's outbox rows: those of its bookings (a space) or its
-/// appointments (a staff member).
-fn jobs_of(subject: Subject) -> (&'static str, &'static str, i64) {
-    match subject {
-        Subject::Space(id) => (
-            "space_booking.%",
-            "SELECT id FROM space_bookings WHERE space_id = $1",
-            id,
-        ),
-        Subject::Staff(id) => (
-            "appointment.%",
-            "SELECT id FROM appointments WHERE staff_id = $1",
-            id,
-        ),
+/// Whose jobs: a space's are its bookings', a staff member's their
+/// appointments'.
+#[derive(Debug, Clone, Copy)]
+enum JobOwner {
+    Space,
+    Staff,
+}
+
+impl JobOwner {
+    fn of(subject: Subject) -> Self {
+        match subject {
+            Subject::Space(_) => JobOwner::Space,
+            Subject::Staff(_) => JobOwner::Staff,
+        }
+    }
+
+    /// The job kinds (a LIKE pattern), the records the jobs are about and
+    /// the records' column naming the subject.
+    fn source(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            JobOwner::Space => ("space_booking.%", "space_bookings", "space_id"),
+            JobOwner::Staff => ("appointment.%", "appointments", "staff_id"),
+        }
     }
 }
 
-async fn job_counts(db: &impl ConnectionTrait, subject: Subject) -> Result<JobCounts, DbErr> {
-    let (kinds, records, id) = jobs_of(subject);
-    // One pass over the subject's jobs. A first sync's jobs carry
-    // "first_sync" in their payload; progress shows while any is left.
+/// The job counts of every space (or staff member) that has jobs, in one
+/// query; `only` limits it to one. A first sync's jobs carry
+/// "first_sync" in their payload; progress shows while any is left. The
+/// last error is left for [`with_last_error`].
+async fn job_counts(
+    db: &impl ConnectionTrait,
+    owner: JobOwner,
+    only: Option<i64>,
+) -> Result<HashMap<i64, JobCounts>, DbErr> {
+    let (kinds, records, column) = owner.source();
+    let only_one = if only.is_some() {
+        format!(" AND r.{column} = $1")
+    } else {
+        String::new()
+    };
     let sql = format!(
-        "SELECT \
-           SUM(CASE WHEN status IN ('pending', 'paused') THEN 1 ELSE 0 END) AS pending, \
-           SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed, \
-           MIN(CASE WHEN status = 'pending' AND last_error IS NOT NULL THEN run_after END) AS next_retry, \
-           SUM(CASE WHEN payload LIKE '%\"first_sync\"%' THEN 1 ELSE 0 END) AS first_total, \
-           SUM(CASE WHEN payload LIKE '%\"first_sync\"%' AND status IN ('pending', 'paused') THEN 1 ELSE 0 END) AS first_left \
-         FROM outbox WHERE kind LIKE '{kinds}' AND aggregate_id IN ({records})"
+        "SELECT r.{column} AS subject_id, \
+           SUM(CASE WHEN o.status IN ('pending', 'paused') THEN 1 ELSE 0 END) AS pending, \
+           SUM(CASE WHEN o.status = 'failed' THEN 1 ELSE 0 END) AS failed, \
+           MIN(CASE WHEN o.status = 'pending' AND o.last_error IS NOT NULL THEN o.run_after END) AS next_retry, \
+           SUM(CASE WHEN o.payload LIKE '%\"first_sync\"%' THEN 1 ELSE 0 END) AS first_total, \
+           SUM(CASE WHEN o.payload LIKE '%\"first_sync\"%' AND o.status IN ('pending', 'paused') THEN 1 ELSE 0 END) AS first_left \
+         FROM outbox o JOIN {records} r ON r.id = o.aggregate_id \
+         WHERE o.kind LIKE '{kinds}'{only_one} \
+         GROUP BY r.{column}"
     );
-    let backend = db.get_database_backend();
-    let row = db
-        .query_one(Statement::from_sql_and_values(backend, sql, [id.into()]))
+    let values: Vec<sea_orm::Value> = only.into_iter().map(Into::into).collect();
+    let rows = db
+        .query_all(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            sql,
+            values,
+        ))
         .await?;
-    let mut counts = JobCounts::default();
-    if let Some(row) = row {
+    let mut by_subject = HashMap::new();
+    for row in rows {
         let n = |col: &str| {
             row.try_get::<Option<i64>>("", col)
                 .ok()
                 .flatten()
                 .unwrap_or(0) as u64
         };
-        counts.pending = n("pending");
-        counts.failed = n("failed");
+        let mut counts = JobCounts {
+            pending: n("pending"),
+            failed: n("failed"),
+            ..JobCounts::default()
+        };
         let (first_total, first_left) = (n("first_total"), n("first_left"));
         if first_left > 0 {
             counts.progress = Some(Progress {
@@ -279,7 +357,19 @@ async fn job_counts(db: &impl ConnectionTrait, subject: Subject) -> Result<JobCo
             .try_get::<Option<DateTime<Utc>>>("", "next_retry")
             .ok()
             .flatten();
+        let id: i64 = row.try_get("", "subject_id")?;
+        by_subject.insert(id, counts);
     }
+    Ok(by_subject)
+}
+
+/// Adds the latest job error to counts that have failed or retrying jobs
+/// (few do, so one query each).
+async fn with_last_error(
+    db: &impl ConnectionTrait,
+    subject: Subject,
+    mut counts: JobCounts,
+) -> Result<JobCounts, DbErr> {
     if counts.failed > 0 || counts.next_retry_at.is_some() {
         counts.last_error = latest_job_error(db, subject).await?;
     }
@@ -290,17 +380,18 @@ async fn latest_job_error(
     db: &impl ConnectionTrait,
     subject: Subject,
 ) -> Result<Option<String>, DbErr> {
-    let (kinds, records, id) = jobs_of(subject);
+    let (kinds, records, column) = JobOwner::of(subject).source();
     let sql = format!(
-        "SELECT last_error FROM outbox WHERE kind LIKE '{kinds}' AND aggregate_id IN ({records}) \
-           AND status IN ('pending', 'failed') AND last_error IS NOT NULL \
-         ORDER BY id DESC LIMIT 1"
+        "SELECT o.last_error FROM outbox o JOIN {records} r ON r.id = o.aggregate_id \
+         WHERE o.kind LIKE '{kinds}' AND r.{column} = $1 \
+           AND o.status IN ('pending', 'failed') AND o.last_error IS NOT NULL \
+         ORDER BY o.id DESC LIMIT 1"
     );
     let row = db
         .query_one(Statement::from_sql_and_values(
             db.get_database_backend(),
             sql,
-            [id.into()],
+            [subject.id().into()],
         ))
         .await?;
     Ok(row.and_then(|r| r.try_get::<Option<String>>("", "last_error").ok().flatten()))
@@ -315,40 +406,89 @@ pub struct OverviewRow {
 }
 
 /// Every space that is not retired and every staff member with a
-/// connection or legacy settings, spaces first, each by name.
+/// connection or legacy settings, spaces first, each by name. Reads each
+/// table once for all subjects (the dashboard of a library with a
+/// thousand staff calendars must not cost thousands of queries); only
+/// spaces with conflicts, and subjects with failed jobs, cost one more
+/// query each.
 pub async fn overview(db: &impl ConnectionTrait) -> Result<Vec<OverviewRow>, DbErr> {
-    let mut rows = Vec::new();
-    let spaces = space::Entity::find()
-        .order_by_asc(space::Column::Name)
-        .all(db)
-        .await?;
-    for s in spaces.into_iter().filter(|s| !s.retired) {
-        let status = status_of(db, Subject::Space(s.id)).await?;
-        rows.push(OverviewRow {
-            name: s.name,
-            status,
-        });
-    }
-    let owners: Vec<i64> = calendar_connection::Entity::find()
-        .filter(sea_orm::ColumnTrait::eq(
-            &calendar_connection::Column::OwnerKind,
-            connections::STAFF,
-        ))
+    let integration = current_integration(db).await?;
+    let mut connections: HashMap<(String, i64), calendar_connection::Model> =
+        calendar_connection::Entity::find()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| ((c.owner_kind.clone(), c.owner_id), c))
+            .collect();
+    let mut links: HashMap<i64, room_link::Model> = room_link::Entity::find()
         .all(db)
         .await?
         .into_iter()
-        .map(|c| c.owner_id)
+        .map(|l| (l.space_id, l))
+        .collect();
+    let legacy: HashSet<(String, i64)> = legacy_exchange_setting::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| (l.owner_kind, l.owner_id))
+        .collect();
+    let with_conflicts = crate::rooms::spaces_with_conflicts(db).await?;
+
+    let mut subjects: Vec<(Subject, String)> = space::Entity::find()
+        .order_by_asc(space::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|s| !s.retired)
+        .map(|s| (Subject::Space(s.id), s.name))
+        .collect();
+    let staff_ids: Vec<i64> = connections
+        .keys()
+        .chain(legacy.iter())
+        .filter(|(kind, _)| kind == connections::STAFF)
+        .map(|(_, id)| *id)
         .collect();
     let staff = user::Entity::find()
-        .filter(sea_orm::ColumnTrait::is_in(&user::Column::Id, owners))
+        .filter(sea_orm::ColumnTrait::is_in(&user::Column::Id, staff_ids))
         .order_by_asc(user::Column::DisplayName)
         .all(db)
         .await?;
-    for u in staff {
-        let status = status_of(db, Subject::Staff(u.id)).await?;
+    subjects.extend(
+        staff
+            .into_iter()
+            .map(|u| (Subject::Staff(u.id), u.display_name)),
+    );
+
+    let mut space_jobs = job_counts(db, JobOwner::Space, None).await?;
+    let mut staff_jobs = job_counts(db, JobOwner::Staff, None).await?;
+    let mut rows = Vec::with_capacity(subjects.len());
+    for (subject, name) in subjects {
+        let owner = subject.owner();
+        let key = (owner.kind.to_owned(), owner.id);
+        let counts = match subject {
+            Subject::Space(id) => space_jobs.remove(&id),
+            Subject::Staff(id) => staff_jobs.remove(&id),
+        };
+        let link = match subject {
+            Subject::Space(id) => links.remove(&id),
+            Subject::Staff(_) => None,
+        };
+        let conflicts = match subject {
+            Subject::Space(id) if link.is_some() && with_conflicts.contains(&id) => {
+                crate::rooms::conflicts(db, id).await?
+            }
+            _ => vec![],
+        };
+        let parts = Parts {
+            connection: connections.remove(&key),
+            link,
+            jobs: with_last_error(db, subject, counts.unwrap_or_default()).await?,
+            conflicts,
+            has_legacy: legacy.contains(&key),
+        };
         rows.push(OverviewRow {
-            name: u.display_name,
-            status,
+            name,
+            status: assemble(subject, &integration, parts),
         });
     }
     Ok(rows)
