@@ -35,6 +35,15 @@ pub struct Worker {
     slots: Arc<Semaphore>,
 }
 
+/// What one claim did.
+struct Claim {
+    /// Jobs claimed and started.
+    spawned: usize,
+    /// Fewer jobs were due than there were free slots (or the claim
+    /// failed): nothing more to claim for now.
+    drained: bool,
+}
+
 impl Worker {
     pub fn new(backend: Backend, name: impl Into<String>) -> Self {
         let concurrency = backend.settings.sync.concurrency.max(1);
@@ -53,9 +62,9 @@ impl Worker {
     /// jobs it ran. Tests and the loop call this.
     pub async fn run_once(&self) -> usize {
         let mut tasks = JoinSet::new();
-        let n = self.claim_and_spawn(&mut tasks).await;
+        let claim = self.claim_and_spawn(&mut tasks).await;
         while tasks.join_next().await.is_some() {}
-        n
+        claim.spawned
     }
 
     /// Until the process stops: claim, run, and sleep while nothing is due.
@@ -78,11 +87,11 @@ impl Worker {
             let worth_claiming =
                 !drained && (tasks.is_empty() || self.slots.available_permits() >= self.batch());
             let claimed = if worth_claiming && self.integration_active().await {
-                let asked = self.slots.available_permits().min(MAX_CLAIM);
-                let claimed = self.claim_and_spawn(&mut tasks).await;
-                drained_until =
-                    (claimed < asked).then(|| tokio::time::Instant::now() + DRAINED_PAUSE);
-                claimed
+                let claim = self.claim_and_spawn(&mut tasks).await;
+                drained_until = claim
+                    .drained
+                    .then(|| tokio::time::Instant::now() + DRAINED_PAUSE);
+                claim.spawned
             } else {
                 0
             };
@@ -108,7 +117,7 @@ impl Worker {
         (self.backend.settings.sync.concurrency / 4).clamp(1, 16)
     }
 
-    async fn claim_and_spawn(&self, tasks: &mut JoinSet<()>) -> usize {
+    async fn claim_and_spawn(&self, tasks: &mut JoinSet<()>) -> Claim {
         // A claim's jobs start only when all of them are read ahead: with
         // a large backlog, claiming every free slot at once (128 jobs)
         // kept the first request waiting ~25 ms for the reading. Smaller
@@ -116,7 +125,10 @@ impl Worker {
         // rest while the first requests are out.
         let free = self.slots.available_permits().min(MAX_CLAIM);
         if free == 0 {
-            return 0;
+            return Claim {
+                spawned: 0,
+                drained: false,
+            };
         }
         let gate = self.backend.sync.write_gate(&self.backend.db).await;
         let claimed = outbox::claim(
@@ -133,7 +145,10 @@ impl Worker {
             Ok(jobs) => jobs,
             Err(e) => {
                 tracing::warn!(error = %e, worker = %self.name, "could not claim sync jobs");
-                return 0;
+                return Claim {
+                    spawned: 0,
+                    drained: true,
+                };
             }
         };
         // Room sync hook: space booking jobs are claimed on their own (the
@@ -172,7 +187,10 @@ impl Worker {
                 drop(permit);
             });
         }
-        n
+        Claim {
+            spawned: n,
+            drained: n < free,
+        }
     }
 
     async fn run_job(&self, job: outbox_row::Model, known: &appointments::Prefetched) {
