@@ -149,6 +149,23 @@ pub async fn claim(
     Ok(jobs)
 }
 
+/// Extends to `until` the leases of the jobs held by workers whose names
+/// start with `workers` (a process renews its own while it runs; a
+/// killed one's run out and its jobs are taken over).
+pub async fn renew_leases(
+    db: &impl ConnectionTrait,
+    workers: &str,
+    until: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let result = outbox::Entity::update_many()
+        .col_expr(outbox::Column::ClaimedUntil, Some(db_time(until)).into())
+        .filter(outbox::Column::ClaimedBy.like(format!("{workers}-%")))
+        .filter(outbox::Column::Status.eq(PENDING))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// Finishes a job. `false` when `worker` no longer holds it (its lease ran
 /// out and someone else took it over), so the caller knows.
 pub async fn mark_done(db: &impl ConnectionTrait, id: i64, worker: &str) -> Result<bool, DbErr> {

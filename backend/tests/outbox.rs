@@ -13,6 +13,7 @@ use serde_json::json;
 on_both_databases!(
     concurrent_claimers_never_share_a_job,
     leases_run_after_and_failures_are_honoured,
+    a_running_process_renews_its_leases_and_a_dead_ones_run_out,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -144,5 +145,43 @@ async fn leases_run_after_and_failures_are_honoured(db: DatabaseConnection) {
     assert_eq!(
         listed[0].status, "failed",
         "failed jobs stay visible to admins"
+    );
+}
+
+/// Each process renews the leases of its own workers' jobs
+/// (`{instance}-{n}`); a killed process stops renewing, and its jobs go
+/// to another once the lease has run out.
+async fn a_running_process_renews_its_leases_and_a_dead_ones_run_out(db: DatabaseConnection) {
+    enqueue(&db, 2).await;
+    let live = outbox::claim_batch(&db, "111-aaaa-0", 1, LEASE, t0())
+        .await
+        .unwrap();
+    let dead = outbox::claim_batch(&db, "222-bbbb-0", 1, LEASE, t0())
+        .await
+        .unwrap();
+    assert_eq!((live.len(), dead.len()), (1, 1));
+    let renewed = outbox::renew_leases(&db, "111-aaaa", t0() + TimeDelta::seconds(120))
+        .await
+        .unwrap();
+    assert_eq!(renewed, 1, "only the live process's job");
+    let later = t0() + TimeDelta::seconds(90);
+    let taken = outbox::claim_batch(&db, "333-cccc-0", 10, LEASE, later)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = taken.iter().map(|j| j.id).collect();
+    assert_eq!(
+        ids,
+        vec![dead[0].id],
+        "the dead process's job, not the live one's"
+    );
+    assert!(
+        outbox::mark_done(&db, live[0].id, "111-aaaa-0")
+            .await
+            .unwrap()
+    );
+    // A finished job is not renewed.
+    assert_eq!(
+        outbox::renew_leases(&db, "111-aaaa", later).await.unwrap(),
+        0
     );
 }

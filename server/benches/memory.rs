@@ -40,10 +40,11 @@ const LOADED_TARGET_MB: u64 = 150;
 async fn main() {
     let calendars = env_number("CALBRIDGE_BENCH_CALENDARS", 1000usize);
     let rooms = env_number("CALBRIDGE_BENCH_ROOMS", 500usize);
-    let SqliteFile {
+    let ServerDb {
         dir,
         url: database_url,
         db,
+        ..
     } = sqlite_file().await;
     // One app registration for staff calendars and rooms, as the README
     // tells admins to set up.

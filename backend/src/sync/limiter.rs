@@ -22,8 +22,10 @@ use crate::outbox::{ceil_time, db_time};
 
 /// Graph: "4 concurrent requests per app per mailbox".
 pub const SLOTS_PER_MAILBOX: usize = 4;
-/// A crashed holder's slot frees itself after this long.
-const SLOT_LEASE: TimeDelta = TimeDelta::seconds(90);
+/// A slot's lease. A live process renews its slots' leases
+/// ([`Limiter::renew`], every [`super::worker::LEASE_RENEWAL`]); a killed
+/// one's slots free themselves this long after its last renewal.
+const SLOT_LEASE: TimeDelta = TimeDelta::seconds(30);
 const POLL: Duration = Duration::from_millis(15);
 /// Marks slots closed by a Retry-After.
 const GATE_HOLDER: &str = "retry-after";
@@ -41,11 +43,26 @@ impl<T> LockNow<T> for Mutex<T> {
 }
 
 /// This process's side of the limiter; shared through `Backend`.
-#[derive(Default)]
 pub struct Limiter {
     semaphores: Mutex<HashMap<String, Arc<Semaphore>>>,
     gates: Mutex<HashMap<String, Instant>>,
     known: Mutex<HashSet<String>>,
+    /// This process among the instances: its pid and a random tag. Every
+    /// slot it holds is held in this name, and so is every job its
+    /// workers claim, so it can renew their leases in one statement.
+    instance: String,
+}
+
+impl Default for Limiter {
+    fn default() -> Self {
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        Self {
+            semaphores: Mutex::default(),
+            gates: Mutex::default(),
+            known: Mutex::default(),
+            instance: format!("{}-{}", std::process::id(), &tag[..8]),
+        }
+    }
 }
 
 impl std::fmt::Debug for Limiter {
@@ -103,6 +120,29 @@ impl Limiter {
             .filter(|g| *g > Instant::now())
     }
 
+    /// This process's name among the instances.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Extends the leases of the slots this process holds (PostgreSQL).
+    pub async fn renew(&self, db: &DatabaseConnection) -> Result<u64, DbErr> {
+        if db.get_database_backend() != DbBackend::Postgres {
+            return Ok(0);
+        }
+        let renewed = db
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE mailbox_slots SET held_until = $1 WHERE held_by LIKE $2",
+                [
+                    (Utc::now() + SLOT_LEASE).into(),
+                    format!("{}/%", self.instance).into(),
+                ],
+            ))
+            .await?;
+        Ok(renewed.rows_affected())
+    }
+
     /// Waits for a slot of `mailbox` (local first, then the database).
     pub async fn acquire(
         &self,
@@ -131,6 +171,8 @@ impl Limiter {
             });
         }
         self.ensure_slots(db, &mailbox).await?;
+        let holder = format!("{}/{holder}", self.instance);
+        let holder = holder.as_str();
         loop {
             if let Some(until) = self.gate(&mailbox) {
                 tokio::time::sleep_until(until.into()).await;

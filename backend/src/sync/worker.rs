@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{TimeDelta, Utc};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -23,8 +23,15 @@ const MAX_CLAIM: usize = 32;
 /// do not trigger another claim for this long (see `Worker::run`).
 const DRAINED_PAUSE: Duration = Duration::from_millis(20);
 
-/// A job left claimed this long by a worker that died is taken over.
-const JOB_LEASE: Duration = Duration::from_secs(180);
+/// A claimed job's lease. A live process renews its jobs' leases every
+/// [`LEASE_RENEWAL`], however long a job takes (a long Retry-After); a
+/// killed process's jobs are taken over this long after its last
+/// renewal. (On SQLite, one process, a restart releases them at once:
+/// [`super::recover_after_restart`].)
+const JOB_LEASE: Duration = Duration::from_secs(30);
+/// How often a process renews its job and mailbox-slot leases: well
+/// within a lease, so a busy moment never lets one run out.
+pub(crate) const LEASE_RENEWAL: Duration = Duration::from_secs(10);
 
 /// One worker of this process. Several processes (or several workers)
 /// share the outbox safely.
@@ -268,19 +275,30 @@ pub fn spawn_workers(backend: &Backend, count: usize) -> Vec<tokio::task::JoinHa
     if !backend.settings.sync.enabled {
         return vec![];
     }
-    let base = format!(
-        "{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4()
-            .simple()
-            .to_string()
-            .get(..8)
-            .unwrap_or("w")
-    );
+    // Workers are named after the process, so one statement renews the
+    // leases of all their jobs.
+    let base = backend.sync.limiter.instance().to_owned();
     let mut handles: Vec<_> = (0..count.max(1))
         .map(|i| tokio::spawn(Worker::new(backend.clone(), format!("{base}-{i}")).run()))
         .collect();
+    handles.push(tokio::spawn(renew_leases(backend.clone(), base)));
     handles.push(tokio::spawn(super::free_busy::run(backend.clone())));
     handles.push(tokio::spawn(crate::rooms::poll::run(backend.clone())));
     handles
+}
+
+/// While the process runs: renews the leases of the jobs its workers
+/// (named `{instance}-…`) hold and of the mailbox slots it holds.
+async fn renew_leases(backend: Backend, instance: String) {
+    let mut every = tokio::time::interval(LEASE_RENEWAL);
+    loop {
+        every.tick().await;
+        let until = Utc::now() + TimeDelta::from_std(JOB_LEASE).unwrap_or_default();
+        if let Err(e) = outbox::renew_leases(&backend.db, &instance, until).await {
+            tracing::warn!(error = %e, "could not renew the sync jobs' leases");
+        }
+        if let Err(e) = backend.sync.limiter.renew(&backend.db).await {
+            tracing::warn!(error = %e, "could not renew the mailbox slots' leases");
+        }
+    }
 }

@@ -51,16 +51,19 @@ pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// A migrated SQLite database in a file of its own, for runs that also
-/// start the `calbridge` binary on it: the directory (removed when this
-/// is dropped), the URL and a connection.
-pub struct SqliteFile {
+/// A database the `calbridge` binary can be started on, with a directory
+/// for its data and logs (removed when this is dropped), the URL and a
+/// connection of the test's own.
+pub struct ServerDb {
     pub dir: tempfile::TempDir,
     pub url: String,
     pub db: DatabaseConnection,
+    /// "SQLite" or "PostgreSQL", for what a harness prints.
+    pub engine: &'static str,
 }
 
-pub async fn sqlite_file() -> SqliteFile {
+/// A migrated SQLite file.
+pub async fn sqlite_file() -> ServerDb {
     let dir = tempfile::tempdir().unwrap();
     let url = format!(
         "sqlite://{}?mode=rwc",
@@ -68,7 +71,48 @@ pub async fn sqlite_file() -> SqliteFile {
     );
     let db = backend::db::connect(&url).await.unwrap();
     backend::db::migrate(&db).await.unwrap();
-    SqliteFile { dir, url, db }
+    ServerDb {
+        dir,
+        url,
+        db,
+        engine: "SQLite",
+    }
+}
+
+/// A migrated scratch PostgreSQL database, made through
+/// `CALBRIDGE_TEST_POSTGRES_URL`; `None` when that is not set (CI sets
+/// it, and the test command starts PostgreSQL).
+pub async fn postgres_database() -> Option<ServerDb> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let admin_url = std::env::var("CALBRIDGE_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let Some(admin_url) = admin_url else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CALBRIDGE_TEST_POSTGRES_URL must be set in CI: the PostgreSQL tests may not be skipped"
+        );
+        return None;
+    };
+    let name = format!("cb_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = backend::db::connect(&admin_url).await.unwrap();
+    admin
+        .execute(Statement::from_string(
+            admin.get_database_backend(),
+            format!("CREATE DATABASE {name}"),
+        ))
+        .await
+        .unwrap();
+    let _ = admin.close().await;
+    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+    let db = backend::db::connect(&url).await.unwrap();
+    backend::db::migrate(&db).await.unwrap();
+    Some(ServerDb {
+        dir: tempfile::tempdir().unwrap(),
+        url,
+        db,
+        engine: "PostgreSQL",
+    })
 }
 
 pub fn test_vault() -> Vault {
