@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use rand::Rng;
+use secrecy::SecretString;
 use serde_json::Value;
 
 use crate::Backend;
-use crate::connections::{self, TokenFailure};
+use crate::connections::{self, AccessToken, TokenFailure};
 use crate::entities::calendar_connection;
 use crate::microsoft::GraphError;
 
@@ -44,10 +45,10 @@ const QUICK_RETRIES: u32 = 3;
 const QUICK_BASE: Duration = Duration::from_millis(150);
 /// After waiting this long for a mailbox slot, the access token is read
 /// again before the request goes out.
-pub(crate) const TOKEN_REREAD_AFTER: Duration = Duration::from_secs(1);
+const TOKEN_REREAD_AFTER: Duration = Duration::from_secs(1);
 /// Refreshes one call may ask for (one per long wait); a bound, so a
 /// Graph that refuses every new token cannot keep a job in a loop.
-pub(crate) const MAX_REFRESHES: u32 = 3;
+const MAX_REFRESHES: u32 = 3;
 
 /// Full jitter: a random wait up to base × 2^attempt.
 pub fn jittered(base: Duration, attempt: u32) -> Duration {
@@ -56,18 +57,91 @@ pub fn jittered(base: Duration, attempt: u32) -> Duration {
     Duration::from_millis(ms)
 }
 
+/// What differs between a call on a staff member's calendar and one on a
+/// room: the mailbox, where its tokens come from, what is sent, and what
+/// a 403 means. [`call_with`] does the rest, the same for both.
+pub(crate) trait Caller {
+    /// The mailbox Graph counts the request against.
+    fn mailbox(&self) -> &str;
+    /// A token at hand already (read with the job), saving a read.
+    fn token_at_hand(&self, _backend: &Backend) -> Option<AccessToken> {
+        None
+    }
+    /// A token; `refused`: the version Graph just answered 401 to, so
+    /// exactly that one is replaced.
+    async fn token(
+        &self,
+        backend: &Backend,
+        refused: Option<i64>,
+        holder: &str,
+    ) -> Result<AccessToken, CallFailure>;
+    async fn send(&self, backend: &Backend, token: &SecretString) -> Result<Value, GraphError>;
+    /// The connection whose "last synced" a success updates.
+    fn connection_id(&self) -> Option<i64>;
+    /// Graph answered 403: by default nothing a retry can mend.
+    fn forbidden(&self, error: GraphError) -> CallFailure {
+        CallFailure::Permanent(error.to_string())
+    }
+}
+
+/// A call on a staff member's calendar through their connection.
 pub async fn call(
     backend: &Backend,
     connection: &calendar_connection::Model,
     op: Op<'_>,
     holder: &str,
 ) -> Result<Value, CallFailure> {
+    call_with(backend, &StaffCall { connection, op }, holder).await
+}
+
+struct StaffCall<'a> {
+    connection: &'a calendar_connection::Model,
+    op: Op<'a>,
+}
+
+impl Caller for StaffCall<'_> {
+    fn mailbox(&self) -> &str {
+        &self.connection.account
+    }
+
     // The row was read by this job a moment ago: its token, when fresh,
     // saves reading it again.
-    let mut token = match connections::usable_token(backend, connection) {
-        Ok(Some(token)) => token,
-        _ => get_token(backend, connection.id, None, holder).await?,
+    fn token_at_hand(&self, backend: &Backend) -> Option<AccessToken> {
+        connections::usable_token(backend, self.connection)
+            .ok()
+            .flatten()
+    }
+
+    async fn token(
+        &self,
+        backend: &Backend,
+        refused: Option<i64>,
+        holder: &str,
+    ) -> Result<AccessToken, CallFailure> {
+        get_token(backend, self.connection.id, refused, holder).await
+    }
+
+    async fn send(&self, backend: &Backend, token: &SecretString) -> Result<Value, GraphError> {
+        send(backend, token, &self.op).await
+    }
+
+    fn connection_id(&self) -> Option<i64> {
+        Some(self.connection.id)
+    }
+}
+
+/// One call with everything around it: a slot of the mailbox, a token
+/// (refreshed once after a 401), quick retries, Retry-After.
+pub(crate) async fn call_with(
+    backend: &Backend,
+    caller: &impl Caller,
+    holder: &str,
+) -> Result<Value, CallFailure> {
+    let mut token = match caller.token_at_hand(backend) {
+        Some(token) => token,
+        None => caller.token(backend, None, holder).await?,
     };
+    let mailbox = caller.mailbox();
     let mut refreshed = false;
     let mut refreshes = 0;
     let mut attempt = 0;
@@ -76,7 +150,7 @@ pub async fn call(
         let permit = backend
             .sync
             .limiter
-            .acquire(&backend.db, &connection.account, holder)
+            .acquire(&backend.db, mailbox, holder)
             .await
             .map_err(|e| CallFailure::Backoff(format!("database: {e}")))?;
         // A long wait for the mailbox (a busy mailbox, a Retry-After) can
@@ -87,7 +161,7 @@ pub async fn call(
         // allow one more refresh (a few at most per call).
         if waiting.elapsed() > TOKEN_REREAD_AFTER && refreshes < MAX_REFRESHES {
             refreshed = false;
-            token = match get_token(backend, connection.id, None, holder).await {
+            token = match caller.token(backend, None, holder).await {
                 Ok(t) => t,
                 Err(f) => {
                     permit.release().await;
@@ -95,7 +169,7 @@ pub async fn call(
                 }
             };
         }
-        let result = send(backend, &token.token, &op).await;
+        let result = caller.send(backend, &token.token).await;
         // A Retry-After closes the mailbox *before* this request's slot is
         // given back. Released first, the slot went to a waiting request
         // (here, or on PostgreSQL in another instance) that had not seen
@@ -107,7 +181,7 @@ pub async fn call(
                 let _ = backend
                     .sync
                     .limiter
-                    .close_for(&backend.db, &connection.account, wait)
+                    .close_for(&backend.db, mailbox, wait)
                     .await;
                 Some(wait)
             }
@@ -116,16 +190,17 @@ pub async fn call(
         permit.release().await;
         match result {
             Ok(v) => {
-                if backend.sync.success_worth_recording(connection.id) {
-                    let _ =
-                        connections::record_success(&backend.db, connection.id, Utc::now()).await;
+                if let Some(id) = caller.connection_id()
+                    && backend.sync.success_worth_recording(id)
+                {
+                    let _ = connections::record_success(&backend.db, id, Utc::now()).await;
                 }
                 return Ok(v);
             }
             Err(GraphError::Unauthorized { .. }) if !refreshed => {
                 refreshed = true;
                 refreshes += 1;
-                token = get_token(backend, connection.id, Some(token.version), holder).await?;
+                token = caller.token(backend, Some(token.version), holder).await?;
             }
             Err(GraphError::Unauthorized { code, message }) => {
                 return Err(CallFailure::Backoff(format!(
@@ -147,16 +222,13 @@ pub async fn call(
                 attempt += 1;
             }
             Err(e) if e.is_transient() => return Err(CallFailure::Backoff(e.to_string())),
+            Err(e @ GraphError::Rejected { status: 403, .. }) => return Err(caller.forbidden(e)),
             Err(e) => return Err(CallFailure::Permanent(e.to_string())),
         }
     }
 }
 
-async fn send(
-    backend: &Backend,
-    token: &secrecy::SecretString,
-    op: &Op<'_>,
-) -> Result<Value, GraphError> {
+async fn send(backend: &Backend, token: &SecretString, op: &Op<'_>) -> Result<Value, GraphError> {
     match op {
         Op::Create(body) => backend.graph.create_event(token, body).await,
         Op::Update(id, body) => backend.graph.update_event(token, id, body).await,
@@ -174,7 +246,7 @@ async fn get_token(
     connection_id: i64,
     refused: Option<i64>,
     holder: &str,
-) -> Result<connections::AccessToken, CallFailure> {
+) -> Result<AccessToken, CallFailure> {
     connections::access_token(backend, connection_id, refused, holder)
         .await
         .map_err(|e| match e {
