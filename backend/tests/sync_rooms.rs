@@ -499,19 +499,25 @@ async fn a_create_whose_answer_was_lost_is_still_deleted_on_cancel(db: DatabaseC
     );
 }
 
+/// Three bookings made before the space is connected to the seminar room,
+/// so connecting it starts a first sync of three jobs.
+async fn booked_then_connected(env: &RoomEnv) {
+    for hour in [8, 10, 12] {
+        book(env, tomorrow(hour), "Before Connecting")
+            .await
+            .unwrap();
+    }
+    // Nothing connected yet: those bookings' jobs found no room.
+    while worker(env).run_once().await > 0 {}
+    connect_seminar(env).await;
+}
+
 /// Bookings made before the space was connected go to the room as its
 /// first sync, and the status counts them until they are written.
 async fn a_first_sync_shows_its_progress_until_done(db: DatabaseConnection) {
     use backend::sync::status::{Progress, SyncState, status_of};
     let env = env(db).await;
-    for hour in [8, 10, 12] {
-        book(&env, tomorrow(hour), "Before Connecting")
-            .await
-            .unwrap();
-    }
-    // Nothing connected yet: those bookings' jobs found no room.
-    while worker(&env).run_once().await > 0 {}
-    connect_seminar(&env).await;
+    booked_then_connected(&env).await;
     let status = status_of(&env.backend.db, Subject::Space(env.space_id))
         .await
         .unwrap();
@@ -549,13 +555,7 @@ async fn the_dashboard_shows_each_subject_as_its_own_status_does(db: DatabaseCon
     use backend::sync::status::{SyncState, overview, status_of};
     use sea_orm::{ActiveModelTrait, Set};
     let env = env(db).await;
-    for hour in [8, 10, 12] {
-        book(&env, tomorrow(hour), "Before Connecting")
-            .await
-            .unwrap();
-    }
-    while worker(&env).run_once().await > 0 {}
-    connect_seminar(&env).await;
+    booked_then_connected(&env).await;
     let other_space = new_space(&env.backend, "A space not connected").await;
     let legacy_only = sync_support::staff_member(&env.backend, "legacy@calbridge.test").await;
     legacy::set(
