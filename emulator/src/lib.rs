@@ -20,6 +20,7 @@ pub mod faults;
 pub mod graph;
 pub mod html;
 pub mod identity;
+pub mod latency;
 pub mod portal;
 pub mod seed;
 pub mod server;

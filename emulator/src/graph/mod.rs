@@ -307,8 +307,9 @@ async fn pipeline(
     if !latency.is_zero() {
         // Counted from the request's arrival, not from here: the latency
         // setting is what a request costs in all, so the checks above are
-        // part of it (benchmarks compare against exactly that figure).
-        tokio::time::sleep_until(arrived + latency).await;
+        // part of it (benchmarks compare against exactly that figure),
+        // and kept to the fraction of a millisecond (`crate::latency`).
+        crate::latency::sleep_until(arrived + latency).await;
     }
     let resp = if route.resource.is_subscription() {
         match subscriptions::handle(s, req, &principal, &route.resource).await {

@@ -82,7 +82,7 @@ async fn token_with_faults(
     }
     let latency = s.faults.latency(Target::Token);
     if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+        crate::latency::sleep_until(tokio::time::Instant::now() + latency).await;
     }
     let resp = next.run(req).await;
     match fault {
