@@ -9,6 +9,7 @@ pub mod components;
 pub mod error;
 pub mod models;
 pub mod pages;
+pub mod wire;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

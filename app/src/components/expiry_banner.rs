@@ -1,6 +1,7 @@
 //! The client-secret expiry banner shown on admin pages, from 30 days
 //! before the date the admin entered.
 
+use crate::wire::{Resource, resource};
 use leptos::prelude::*;
 
 use crate::api::integrations::secret_expiry_banner;
@@ -11,7 +12,7 @@ pub type BannerResource = Resource<Result<Option<ExpiryBanner>, AppError>>;
 
 /// Made by the page, outside any `RequireRole` (see the integrations page).
 pub fn expiry_banner() -> BannerResource {
-    Resource::new(|| (), |_| secret_expiry_banner())
+    resource(|| (), |_| secret_expiry_banner())
 }
 
 #[component]

@@ -3,6 +3,7 @@
 //! enter, replace or clear the settings here; the password is never shown
 //! back, only "password saved". Plain forms: works without JavaScript.
 
+use crate::wire::resource;
 use leptos::prelude::*;
 
 use crate::api::legacy::{ClearLegacyExchange, SaveLegacyExchange, legacy_exchange};
@@ -15,7 +16,7 @@ use crate::models::LegacyExchangeView;
 pub fn LegacyExchangeSection(owner_kind: &'static str, owner_id: Signal<i64>) -> impl IntoView {
     let save = ServerAction::<SaveLegacyExchange>::new();
     let clear = ServerAction::<ClearLegacyExchange>::new();
-    let settings = Resource::new(
+    let settings = resource(
         move || (owner_id.get(), save.version().get(), clear.version().get()),
         move |(id, _, _)| legacy_exchange(owner_kind.to_owned(), id),
     );

@@ -71,7 +71,7 @@ fn listen(status: RwSignal<Option<IntegrationStatus>>) {
         while let Some(next) = events.next().await {
             if let Ok((_, message)) = next
                 && let Some(data) = message.data().as_string()
-                && let Ok(pushed) = serde_json::from_str::<IntegrationStatus>(&data)
+                && let Ok(pushed) = crate::wire::from_json::<IntegrationStatus>(&data)
             {
                 status.set(Some(pushed));
             }

@@ -3,6 +3,7 @@
 //! Microsoft" (a plain form post that ends at Microsoft's sign-in) and
 //! "Disconnect". Works without JavaScript.
 
+use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -13,7 +14,7 @@ use crate::models::{OUTLOOK_CONNECT_PATH, OutlookConnectionView};
 #[component]
 pub fn OutlookConnection() -> impl IntoView {
     let disconnect = ServerAction::<DisconnectOutlook>::new();
-    let connection = Resource::new(move || disconnect.version().get(), |_| outlook_connection());
+    let connection = resource(move || disconnect.version().get(), |_| outlook_connection());
     let query = use_query_map();
     let just_connected = move || query.with(|q| q.get("connected").is_some());
     view! {

@@ -9,6 +9,7 @@
 //! each discarded copy, after the response, without the request's context.
 //! (The server fns check the role, so fetching before the check is safe.)
 
+use crate::wire::blocking_resource;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_location;
@@ -20,7 +21,7 @@ use crate::pages::Forbidden;
 
 #[component]
 pub fn RequireRole(role: Role, children: ChildrenFn) -> impl IntoView {
-    let access = Resource::new_blocking(|| (), move |_| authorize_page(role));
+    let access = blocking_resource(|| (), move |_| authorize_page(role));
     let location = use_location();
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Checking access…"</p> }>

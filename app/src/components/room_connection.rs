@@ -8,6 +8,7 @@
 //! The page creates the resources and actions ([`RoomConnectionData`])
 //! outside `RequireRole`, as the lead's note asks.
 
+use crate::wire::{Resource, resource};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -29,12 +30,12 @@ impl RoomConnectionData {
     pub fn new(space_id: Signal<i64>) -> Self {
         let pick = ServerAction::<PickRoom>::new();
         let revoke = ServerAction::<RevokeRoom>::new();
-        let connection = Resource::new(
+        let connection = resource(
             move || (space_id.get(), pick.version().get(), revoke.version().get()),
             |(id, _, _)| room_connection(id),
         );
         // The directory is read only while a room is to be picked.
-        let directory = Resource::new(
+        let directory = resource(
             move || {
                 let wants = connection.get().and_then(Result::ok).is_some_and(|c| {
                     c.status.as_deref() == Some("active") && c.room_address.is_none()

@@ -1,6 +1,7 @@
 //! Sign-in state shared by the whole app: the login and logout actions,
 //! and the current user, refetched whenever either action completes.
 
+use crate::wire::{Resource, blocking_resource};
 use leptos::prelude::*;
 
 use crate::api::auth::{Login, Logout, current_user};
@@ -20,7 +21,7 @@ impl SessionActions {
         let logout = ServerAction::<Logout>::new();
         // Blocking: the navigation shows who is signed in, and must do so
         // in the HTML itself for browsers without JavaScript.
-        let user = Resource::new_blocking(
+        let user = blocking_resource(
             move || (login.version().get(), logout.version().get()),
             |_| current_user(),
         );

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use crate::wire::Resource;
 use leptos::prelude::*;
 
 use crate::models::SyncStatusView;
@@ -104,7 +105,7 @@ async fn stream_into(live: LiveSync, path: String) {
     while let Some(next) = events.next().await {
         if let Ok((_, message)) = next
             && let Some(data) = message.data().as_string()
-            && let Ok(view) = serde_json::from_str::<SyncStatusView>(&data)
+            && let Ok(view) = crate::wire::from_json::<SyncStatusView>(&data)
         {
             live.receive(view);
         }

@@ -2,6 +2,7 @@
 //! (`?edit=ID`), and Retire. Plain forms that post and redirect, so it
 //! works without JavaScript; saving redirects to `?saved=ID`.
 
+use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -27,7 +28,7 @@ fn SpacesAdmin() -> impl IntoView {
     let query = use_query_map();
     let save = ServerAction::<SaveSpace>::new();
     let retire = ServerAction::<RetireSpace>::new();
-    let spaces = Resource::new(
+    let spaces = resource(
         move || (save.version().get(), retire.version().get()),
         |_| admin_spaces(),
     );

@@ -1,6 +1,7 @@
 //! Admin › Staff: every staff and admin account with its appointments
 //! switch, and a link to each one's sync settings.
 
+use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -23,7 +24,7 @@ pub fn AdminStaffPage() -> impl IntoView {
 #[component]
 fn StaffTable() -> impl IntoView {
     let switch = ServerAction::<SetStaffAppointments>::new();
-    let accounts = Resource::new(move || switch.version().get(), |_| staff_accounts());
+    let accounts = resource(move || switch.version().get(), |_| staff_accounts());
     let error = form_error(switch);
     view! {
         <FormError error />

@@ -2,6 +2,7 @@
 //! `/admin/spaces/:id/sync` and `/admin/staff/:id/sync`. Composed of
 //! section components like `/staff/sync`.
 
+use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -29,7 +30,7 @@ pub fn AdminSpaceSyncPage() -> impl IntoView {
     let id = id_param();
     // Made here, outside RequireRole (see the lead's note on resources).
     let rooms = RoomConnectionData::new(id);
-    let status = Resource::new(move || id.get(), space_sync_status);
+    let status = resource(move || id.get(), space_sync_status);
     let live = LiveSync::listen(move || space_sync_events_path(id.get()));
     view! {
         <Title text="Space sync settings" />

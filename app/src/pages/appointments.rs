@@ -3,6 +3,7 @@
 //! question; and "My appointments" with the confirmation and Cancel.
 //! Links and plain forms only, so it all works without JavaScript.
 
+use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -25,9 +26,9 @@ pub fn AppointmentsPage() -> impl IntoView {
             .and_then(|s| s.parse::<i64>().ok())
     });
     let date = Memo::new(move |_| query.read().get("date").unwrap_or_default());
-    let staff = Resource::new(|| (), |_| appointment_staff());
+    let staff = resource(|| (), |_| appointment_staff());
     let book = ServerAction::<BookAppointment>::new();
-    let day = Resource::new(
+    let day = resource(
         move || (staff_id.get(), date.get(), book.version().get()),
         |(id, date, _)| async move {
             match id {
@@ -180,7 +181,7 @@ fn MyAppointments() -> impl IntoView {
             .and_then(|b| b.parse::<i64>().ok())
     });
     let cancel = ServerAction::<CancelAppointment>::new();
-    let list = Resource::new(move || cancel.version().get(), |_| my_appointments());
+    let list = resource(move || cancel.version().get(), |_| my_appointments());
     let error = form_error(cancel);
     view! {
         <FormError error />

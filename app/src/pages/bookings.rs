@@ -1,6 +1,7 @@
 //! My bookings: the signed-in person's upcoming bookings, each with
 //! Cancel, and the confirmation a booking redirects to (`?booked=ID`).
 
+use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -39,7 +40,7 @@ fn Confirmation(cancel: ServerAction<CancelBooking>) -> impl IntoView {
             .get("booked")
             .and_then(|id| id.parse::<i64>().ok())
     });
-    let details = Resource::new(
+    let details = resource(
         move || (booked.get(), cancel.version().get()),
         |(id, _)| async move {
             match id {
@@ -74,7 +75,7 @@ fn Confirmation(cancel: ServerAction<CancelBooking>) -> impl IntoView {
 
 #[component]
 fn UpcomingBookings(cancel: ServerAction<CancelBooking>) -> impl IntoView {
-    let bookings = Resource::new(move || cancel.version().get(), |_| my_bookings());
+    let bookings = resource(move || cancel.version().get(), |_| my_bookings());
     view! {
         <section class="card" aria-labelledby="upcoming">
             <h2 id="upcoming">"Upcoming"</h2>

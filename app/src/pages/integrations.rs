@@ -4,6 +4,7 @@
 //! page updates in place after each action, and the activation status
 //! follows changes made elsewhere (`LiveIntegration`).
 
+use crate::wire::{Resource, resource};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
@@ -67,8 +68,8 @@ impl SyncActions {
             )
         };
         (
-            Resource::new(changes, |_| integration_settings()),
-            Resource::new(changes, |_| integration_audit_log()),
+            resource(changes, |_| integration_settings()),
+            resource(changes, |_| integration_audit_log()),
         )
     }
 }

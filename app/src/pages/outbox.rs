@@ -2,6 +2,7 @@
 //! with "Retry" on a job that failed for good or was paused, once the
 //! admin has fixed the cause.
 
+use crate::wire::{Resource, resource};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -14,7 +15,7 @@ pub fn OutboxPage() -> impl IntoView {
     // Made here, outside RequireRole, whose children are built more than
     // once on the server (see components/require_role.rs).
     let retry = ServerAction::<RetryOutboxJob>::new();
-    let records = Resource::new(move || retry.version().get(), |_| outbox_records());
+    let records = resource(move || retry.version().get(), |_| outbox_records());
     view! {
         <Title text="Admin › Outbox" />
         <RequireRole role=Role::Admin>

@@ -5,6 +5,7 @@
 //! form with that start chosen (`&start=…`), and booking posts and
 //! redirects to the confirmation.
 
+use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -22,7 +23,7 @@ use crate::models::{
 
 #[component]
 pub fn SpacesPage() -> impl IntoView {
-    let spaces = Resource::new(|| (), |_| list_spaces());
+    let spaces = resource(|| (), |_| list_spaces());
     view! {
         <Title text="Spaces" />
         <h1>"Spaces"</h1>
@@ -98,9 +99,9 @@ pub fn SpacePage() -> impl IntoView {
     // The space's sync status, live: each push (a room event placed or
     // moved in Outlook, a booking written to the room) fetches the slots
     // again, so they change in an open page without a reload.
-    let sync_status = Resource::new(move || shown.get().space_id, space_sync_status);
+    let sync_status = resource(move || shown.get().space_id, space_sync_status);
     let live = LiveSync::listen(move || space_sync_events_path(shown.get().space_id));
-    let grid = Resource::new(
+    let grid = resource(
         move || {
             (
                 shown.get(),
@@ -118,7 +119,7 @@ pub fn SpacePage() -> impl IntoView {
     // switch a slot that was just taken to another one. A slot taken
     // meanwhile shows as Unavailable in the grid above, and booking it
     // answers "taken" next to Start.
-    let form_slots = Resource::new(
+    let form_slots = resource(
         move || {
             (
                 shown.get(),
@@ -404,7 +405,7 @@ fn BookingPanel(
 /// Staff and admins: who booked the days shown, with Cancel.
 #[component]
 fn StaffBookings(shown: Shown, cancel: ServerAction<CancelBooking>) -> impl IntoView {
-    let bookings = Resource::new(
+    let bookings = resource(
         move || cancel.version().get(),
         move |_| {
             let s = shown.clone();

@@ -2,6 +2,7 @@
 //! weekday, days off, length, location, zone, booking window) and their
 //! upcoming appointments with Reschedule and Cancel. Plain forms.
 
+use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -29,7 +30,7 @@ fn SettingsSections() -> impl IntoView {
     let save = ServerAction::<SaveStaffSettings>::new();
     let add = ServerAction::<AddDayOff>::new();
     let remove = ServerAction::<RemoveDayOff>::new();
-    let settings = Resource::new(
+    let settings = resource(
         move || {
             (
                 save.version().get(),
@@ -165,7 +166,7 @@ fn DaysOff(
 fn UpcomingAppointments() -> impl IntoView {
     let reschedule = ServerAction::<RescheduleAppointment>::new();
     let cancel = ServerAction::<CancelAppointment>::new();
-    let list = Resource::new(
+    let list = resource(
         move || (reschedule.version().get(), cancel.version().get()),
         |_| staff_appointments(),
     );

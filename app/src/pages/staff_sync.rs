@@ -2,6 +2,7 @@
 //! own section component: the Outlook connection (OAuth 2), and below it
 //! the legacy password settings that connecting replaces.
 
+use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -15,7 +16,7 @@ use crate::models::{MY_SYNC_EVENTS_PATH, Role};
 #[component]
 pub fn StaffSyncPage() -> impl IntoView {
     // Made here, outside RequireRole (see components/require_role.rs).
-    let status = Resource::new(|| (), |_| my_sync_status());
+    let status = resource(|| (), |_| my_sync_status());
     let live = LiveSync::listen(|| MY_SYNC_EVENTS_PATH.to_owned());
     view! {
         <Title text="Sync settings" />

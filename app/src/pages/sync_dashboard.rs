@@ -3,6 +3,7 @@
 //! "Resync now". The filter is a query parameter (`?trouble=1`), so it
 //! works without JavaScript; with it, rows change as pushes arrive.
 
+use crate::wire::{Resource, resource};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -17,7 +18,7 @@ use crate::models::{ALL_SYNC_EVENTS_PATH, Role, SyncStatusView};
 pub fn SyncDashboardPage() -> impl IntoView {
     // Made here, outside RequireRole (see components/require_role.rs).
     let resync = ServerAction::<ResyncNow>::new();
-    let rows = Resource::new(move || resync.version().get(), |_| sync_overview());
+    let rows = resource(move || resync.version().get(), |_| sync_overview());
     let live = LiveSync::listen(|| ALL_SYNC_EVENTS_PATH.to_owned());
     view! {
         <Title text="Admin › Sync status" />

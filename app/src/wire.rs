@@ -1,0 +1,100 @@
+//! How a page's data crosses from the server to the browser: one JSON
+//! decoding for everything, so the wasm holds one deserializer per type.
+//!
+//! Leptos' resources decode the values serialized into the page with
+//! `serde_json::from_str`; server functions decode their answers with
+//! `serde_json::from_slice`. The two read through different reader types,
+//! so every model was compiled into the wasm twice, once per reader (a
+//! `SpaceGrid` cost ~13 KB each time). Resources made here decode with
+//! `from_slice` too, sharing the server functions' code. The live
+//! streams decode the same way ([`from_json`]).
+
+use leptos::server::codee::{Decoder, Encoder};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A resource whose value travels as JSON, read as server fns read theirs.
+pub type Resource<T> = leptos::prelude::Resource<T, Json>;
+
+/// JSON, decoded from bytes (see the module's comment).
+pub struct Json;
+
+impl<T: Serialize> Encoder<T> for Json {
+    type Error = serde_json::Error;
+    type Encoded = String;
+
+    fn encode(value: &T) -> Result<String, Self::Error> {
+        serde_json::to_string(value)
+    }
+}
+
+impl<T: DeserializeOwned> Decoder<T> for Json {
+    type Error = serde_json::Error;
+    type Encoded = str;
+
+    fn decode(text: &str) -> Result<T, Self::Error> {
+        from_json(text)
+    }
+}
+
+/// Reads a JSON value the way server fns read their answers.
+pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, serde_json::Error> {
+    serde_json::from_slice(text.as_bytes())
+}
+
+/// A resource: loaded on the server with the page, then reloaded in the
+/// browser whenever `source` changes (`Resource::new`, with [`Json`]).
+#[track_caller]
+pub fn resource<T, S, Fut>(
+    source: impl Fn() -> S + Send + Sync + 'static,
+    fetcher: impl Fn(S) -> Fut + Send + Sync + 'static,
+) -> Resource<T>
+where
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    S: Send + Sync + Clone + PartialEq + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    Resource::new_with_options(source, fetcher, false)
+}
+
+/// A blocking resource: the page's HTML waits for it
+/// (`Resource::new_blocking`, with [`Json`]).
+#[track_caller]
+pub fn blocking_resource<T, S, Fut>(
+    source: impl Fn() -> S + Send + Sync + 'static,
+    fetcher: impl Fn(S) -> Fut + Send + Sync + 'static,
+) -> Resource<T>
+where
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    S: Send + Sync + Clone + PartialEq + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    Resource::new_with_options(source, fetcher, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, serde::Deserialize)]
+    struct Slot {
+        start: String,
+        free: bool,
+    }
+
+    #[test]
+    fn what_is_encoded_decodes_to_the_same_value() {
+        let slot = Slot {
+            start: "09:00 \"Room 1\" ü".into(),
+            free: true,
+        };
+        let text = <Json as Encoder<Slot>>::encode(&slot).unwrap();
+        assert_eq!(<Json as Decoder<Slot>>::decode(&text).unwrap(), slot);
+    }
+
+    #[test]
+    fn bad_json_is_an_error_not_a_panic() {
+        assert!(<Json as Decoder<Slot>>::decode("{\"start\": 1}").is_err());
+        assert!(from_json::<Slot>("not json").is_err());
+    }
+}
