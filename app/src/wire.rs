@@ -44,6 +44,8 @@ pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, serde_json::Error
 
 /// A resource: loaded on the server with the page, then reloaded in the
 /// browser whenever `source` changes (`Resource::new`, with [`Json`]).
+/// A blocking one (the page's HTML waits for it) is
+/// `Resource::new_with_options(source, fetcher, true)`.
 #[track_caller]
 pub fn resource<T, S, Fut>(
     source: impl Fn() -> S + Send + Sync + 'static,
@@ -55,21 +57,6 @@ where
     Fut: Future<Output = T> + Send + 'static,
 {
     Resource::new_with_options(source, fetcher, false)
-}
-
-/// A blocking resource: the page's HTML waits for it
-/// (`Resource::new_blocking`, with [`Json`]).
-#[track_caller]
-pub fn blocking_resource<T, S, Fut>(
-    source: impl Fn() -> S + Send + Sync + 'static,
-    fetcher: impl Fn(S) -> Fut + Send + Sync + 'static,
-) -> Resource<T>
-where
-    T: Serialize + DeserializeOwned + Send + Sync + 'static,
-    S: Send + Sync + Clone + PartialEq + 'static,
-    Fut: Future<Output = T> + Send + 'static,
-{
-    Resource::new_with_options(source, fetcher, true)
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! The client-secret expiry banner shown on admin pages, from 30 days
 //! before the date the admin entered.
 
-use crate::wire::{Resource, resource};
 use leptos::prelude::*;
 
 use crate::api::integrations::secret_expiry_banner;
 use crate::error::AppError;
 use crate::models::ExpiryBanner;
+use crate::wire::{Resource, resource};
 
 pub type BannerResource = Resource<Result<Option<ExpiryBanner>, AppError>>;
 

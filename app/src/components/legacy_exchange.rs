@@ -3,12 +3,12 @@
 //! enter, replace or clear the settings here; the password is never shown
 //! back, only "password saved". Plain forms: works without JavaScript.
 
-use crate::wire::resource;
 use leptos::prelude::*;
 
 use crate::api::legacy::{ClearLegacyExchange, SaveLegacyExchange, legacy_exchange};
 use crate::components::field_error::{FieldError, FormError, form_error};
 use crate::models::LegacyExchangeView;
+use crate::wire::resource;
 
 /// `owner_kind` is "staff" or "space"; `owner_id` 0 means the signed-in
 /// staff member.

@@ -3,13 +3,13 @@
 //! Microsoft" (a plain form post that ends at Microsoft's sign-in) and
 //! "Disconnect". Works without JavaScript.
 
-use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::outlook::{DisconnectOutlook, outlook_connection};
 use crate::error::AppError;
 use crate::models::{OUTLOOK_CONNECT_PATH, OutlookConnectionView};
+use crate::wire::resource;
 
 #[component]
 pub fn OutlookConnection() -> impl IntoView {

@@ -9,7 +9,6 @@
 //! each discarded copy, after the response, without the request's context.
 //! (The server fns check the role, so fetching before the check is safe.)
 
-use crate::wire::blocking_resource;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_location;
@@ -18,10 +17,12 @@ use crate::api::auth::authorize_page;
 use crate::error::AppError;
 use crate::models::Role;
 use crate::pages::Forbidden;
+use crate::wire::Resource;
 
 #[component]
 pub fn RequireRole(role: Role, children: ChildrenFn) -> impl IntoView {
-    let access = blocking_resource(|| (), move |_| authorize_page(role));
+    // Blocking (`true`): the page's HTML waits for the answer.
+    let access = Resource::new_with_options(|| (), move |_| authorize_page(role), true);
     let location = use_location();
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Checking access…"</p> }>

@@ -8,7 +8,6 @@
 //! The page creates the resources and actions ([`RoomConnectionData`])
 //! outside `RequireRole`, as the lead's note asks.
 
-use crate::wire::{Resource, resource};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -16,6 +15,7 @@ use crate::api::rooms::{PickRoom, RevokeRoom, room_connection, room_directory};
 use crate::components::field_error::{FieldError, form_error};
 use crate::error::AppError;
 use crate::models::{ROOM_CONNECT_PATH, RoomChoice, RoomConnectionView};
+use crate::wire::{Resource, resource};
 
 /// What the section shows, made by the page.
 #[derive(Clone, Copy)]

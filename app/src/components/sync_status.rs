@@ -6,10 +6,10 @@
 
 use std::collections::HashMap;
 
-use crate::wire::Resource;
 use leptos::prelude::*;
 
 use crate::models::SyncStatusView;
+use crate::wire::Resource;
 
 type Key = (String, i64);
 

@@ -2,7 +2,6 @@
 //! (`?edit=ID`), and Retire. Plain forms that post and redirect, so it
 //! works without JavaScript; saving redirects to `?saved=ID`.
 
-use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -11,6 +10,7 @@ use crate::api::spaces::{RetireSpace, SaveSpace, admin_spaces};
 use crate::components::field_error::{FieldError, FormError, form_error};
 use crate::components::require_role::RequireRole;
 use crate::models::{Role, SpaceView, WEEKDAYS, hours_text};
+use crate::wire::resource;
 
 #[component]
 pub fn AdminSpacesPage() -> impl IntoView {

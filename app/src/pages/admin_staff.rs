@@ -1,7 +1,6 @@
 //! Admin › Staff: every staff and admin account with its appointments
 //! switch, and a link to each one's sync settings.
 
-use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -9,6 +8,7 @@ use crate::api::staff::{SetStaffAppointments, staff_accounts};
 use crate::components::field_error::{FormError, form_error};
 use crate::components::require_role::RequireRole;
 use crate::models::Role;
+use crate::wire::resource;
 
 #[component]
 pub fn AdminStaffPage() -> impl IntoView {

@@ -2,7 +2,6 @@
 //! `/admin/spaces/:id/sync` and `/admin/staff/:id/sync`. Composed of
 //! section components like `/staff/sync`.
 
-use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -13,6 +12,7 @@ use crate::components::require_role::RequireRole;
 use crate::components::room_connection::{RoomConnectionData, RoomConnectionSection};
 use crate::components::sync_status::{LiveSync, LiveSyncCard};
 use crate::models::{Role, space_sync_events_path};
+use crate::wire::resource;
 
 fn id_param() -> Signal<i64> {
     let params = use_params_map();

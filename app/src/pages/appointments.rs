@@ -3,7 +3,6 @@
 //! question; and "My appointments" with the confirmation and Cancel.
 //! Links and plain forms only, so it all works without JavaScript.
 
-use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -15,6 +14,7 @@ use crate::components::field_error::{FieldError, FormError, form_error};
 use crate::components::require_role::RequireRole;
 use crate::components::session::SessionActions;
 use crate::models::{AppointmentDay, AppointmentView, Role, UserView};
+use crate::wire::resource;
 
 #[component]
 pub fn AppointmentsPage() -> impl IntoView {

@@ -1,7 +1,6 @@
 //! My bookings: the signed-in person's upcoming bookings, each with
 //! Cancel, and the confirmation a booking redirects to (`?booked=ID`).
 
-use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -10,6 +9,7 @@ use crate::api::bookings::{CancelBooking, booking_details, my_bookings};
 use crate::components::require_role::RequireRole;
 use crate::models::Role;
 use crate::pages::spaces::BookingTable;
+use crate::wire::resource;
 
 #[component]
 pub fn MyBookingsPage() -> impl IntoView {

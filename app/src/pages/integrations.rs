@@ -4,7 +4,6 @@
 //! page updates in place after each action, and the activation status
 //! follows changes made elsewhere (`LiveIntegration`).
 
-use crate::wire::{Resource, resource};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
@@ -19,6 +18,7 @@ use crate::components::require_role::RequireRole;
 use crate::components::url_error::url_error;
 use crate::error::AppError;
 use crate::models::{AccountType, AuditEntryView, IntegrationSettingsView, Role, is_guid};
+use crate::wire::{Resource, resource};
 
 const GUID_PATTERN: &str =
     "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";

@@ -2,13 +2,13 @@
 //! with "Retry" on a job that failed for good or was paused, once the
 //! admin has fixed the cause.
 
-use crate::wire::{Resource, resource};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::outbox::{RetryOutboxJob, outbox_records};
 use crate::components::require_role::RequireRole;
 use crate::models::{OutboxRecordView, Role};
+use crate::wire::{Resource, resource};
 
 #[component]
 pub fn OutboxPage() -> impl IntoView {

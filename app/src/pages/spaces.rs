@@ -5,7 +5,6 @@
 //! form with that start chosen (`&start=…`), and booking posts and
 //! redirects to the confirmation.
 
-use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -20,6 +19,7 @@ use crate::models::{
     BookingView, GridDay, GridView, MAX_SLOTS_OFFERED, Role, SpaceGrid, SpaceView, UserView,
     space_sync_events_path,
 };
+use crate::wire::resource;
 
 #[component]
 pub fn SpacesPage() -> impl IntoView {

@@ -2,7 +2,6 @@
 //! weekday, days off, length, location, zone, booking window) and their
 //! upcoming appointments with Reschedule and Cancel. Plain forms.
 
-use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -11,6 +10,7 @@ use crate::api::staff::{AddDayOff, RemoveDayOff, SaveStaffSettings, my_staff_set
 use crate::components::field_error::{FieldError, FormError, form_error};
 use crate::components::require_role::RequireRole;
 use crate::models::{APPOINTMENT_WEEKDAYS, AppointmentView, Role, StaffSettingsView};
+use crate::wire::resource;
 
 #[component]
 pub fn StaffAppointmentsPage() -> impl IntoView {

@@ -2,7 +2,6 @@
 //! own section component: the Outlook connection (OAuth 2), and below it
 //! the legacy password settings that connecting replaces.
 
-use crate::wire::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -12,6 +11,7 @@ use crate::components::outlook_connection::OutlookConnection;
 use crate::components::require_role::RequireRole;
 use crate::components::sync_status::{LiveSync, LiveSyncCard};
 use crate::models::{MY_SYNC_EVENTS_PATH, Role};
+use crate::wire::resource;
 
 #[component]
 pub fn StaffSyncPage() -> impl IntoView {

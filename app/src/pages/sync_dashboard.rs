@@ -3,7 +3,6 @@
 //! "Resync now". The filter is a query parameter (`?trouble=1`), so it
 //! works without JavaScript; with it, rows change as pushes arrive.
 
-use crate::wire::{Resource, resource};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -13,6 +12,7 @@ use crate::components::require_role::RequireRole;
 use crate::components::sync_status::{LiveSync, SyncBadge};
 use crate::error::AppError;
 use crate::models::{ALL_SYNC_EVENTS_PATH, Role, SyncStatusView};
+use crate::wire::{Resource, resource};
 
 #[component]
 pub fn SyncDashboardPage() -> impl IntoView {
