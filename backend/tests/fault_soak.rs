@@ -23,6 +23,8 @@
 //! spaces with a room,
 //! `CALBRIDGE_SOAK_SEED` the fault draws, and `CALBRIDGE_SOAK_DB=postgres`
 //! runs it on PostgreSQL (`CALBRIDGE_TEST_POSTGRES_URL`) instead of SQLite.
+//! A second test runs the same soak with two instances on one PostgreSQL
+//! database (`fault_soak_with_two_instances_on_postgresql`).
 
 mod support;
 mod sync_support;
@@ -30,6 +32,7 @@ mod sync_support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use backend::Backend;
 use backend::bookings::{self, BookingRequest};
 use backend::sync::Worker;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
@@ -37,7 +40,7 @@ use emulator::DEMO;
 use emulator::faults::{FaultConfig, FaultKind};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait};
 use sync_support::*;
 
 /// The faults drawn for ~20 % of Graph requests.
@@ -97,10 +100,6 @@ impl Slots {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fault_soak() {
-    let ops = env_number("CALBRIDGE_SOAK_OPS", 1_000usize);
-    let staff_count = env_number("CALBRIDGE_SOAK_STAFF", 5usize).max(1);
-    let space_count = env_number("CALBRIDGE_SOAK_SPACES", 3usize).min(DEMO.rooms.len());
-    let seed = env_number("CALBRIDGE_SOAK_SEED", 8u64);
     let on_postgres = std::env::var("CALBRIDGE_SOAK_DB").as_deref() == Ok("postgres");
     let test_db = if on_postgres {
         match support::postgres().await {
@@ -112,6 +111,35 @@ async fn fault_soak() {
         }
     } else {
         support::sqlite().await
+    };
+    soak(test_db, 1).await;
+}
+
+/// The same soak with two instances on one PostgreSQL database, as two
+/// server processes would run: each its own limiter, sync state and two
+/// workers; the operations are made through the first, the second finds
+/// them by polling the outbox. On top of the single-instance figures, this
+/// checks under faults what the two-instance test checks without them: no
+/// job's work done twice (counted in the mailboxes, so a create retried
+/// after a lost answer is not mistaken for one), the 4-in-flight limit and
+/// every Retry-After held across both instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fault_soak_with_two_instances_on_postgresql() {
+    let Some(test_db) = support::postgres().await else {
+        println!("two instances under faults: skipped, CALBRIDGE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    soak(test_db, 2).await;
+}
+
+async fn soak(test_db: support::TestDb, instances: usize) {
+    let ops = env_number("CALBRIDGE_SOAK_OPS", 1_000usize);
+    let staff_count = env_number("CALBRIDGE_SOAK_STAFF", 5usize).max(1);
+    let space_count = env_number("CALBRIDGE_SOAK_SPACES", 3usize).min(DEMO.rooms.len());
+    let seed = env_number("CALBRIDGE_SOAK_SEED", 8u64);
+    let engine = match test_db.db.get_database_backend() {
+        DbBackend::Postgres => "PostgreSQL",
+        _ => "SQLite",
     };
     let env = env_for_staff_and_rooms(test_db.db.clone()).await;
     let backend = &env.backend;
@@ -131,10 +159,25 @@ async fn fault_soak() {
     env.emu.set_faults(soak_faults(0.2, seed));
     env.emu.clear_requests();
 
-    // Two workers, as a server process runs.
-    let workers: Vec<_> = (0..2)
-        .map(|i| tokio::spawn(Worker::new(backend.clone(), format!("soak-{i}")).run()))
-        .collect();
+    // Two workers per instance, as a server process runs. Another
+    // instance is another Backend on the same database: its own limiter,
+    // sync state and HTTP clients.
+    let mut workers = vec![];
+    for instance in 0..instances {
+        let backend = if instance == 0 {
+            backend.clone()
+        } else {
+            Backend::new(
+                backend.db.clone(),
+                (*backend.settings).clone(),
+                test_vault(),
+            )
+        };
+        for i in 0..2 {
+            let worker = Worker::new(backend.clone(), format!("soak-{instance}-{i}"));
+            workers.push(tokio::spawn(worker.run()));
+        }
+    }
 
     let started = Instant::now();
     let mut rng = StdRng::seed_from_u64(seed);
@@ -241,11 +284,10 @@ async fn fault_soak() {
 
     println!(
         "fault soak: {ops} operations ({created} created, {moved} moved, {cancelled} cancelled) \
-         for {} staff and {} spaces on rooms ({bookings_made} space bookings) on {}, \
-         fault rate 20 %, seed {seed}",
+         for {} staff and {} spaces on rooms ({bookings_made} space bookings) on {engine}, \
+         {instances} instance(s) x 2 workers, fault rate 20 %, seed {seed}",
         staff.len(),
         spaces.len(),
-        if on_postgres { "PostgreSQL" } else { "SQLite" },
     );
     println!(
         "  enqueued in {:.1} s, drained in {:.1} s; {} jobs, {attempts} attempts; \

@@ -10,6 +10,7 @@ mod m20261201_000004_appointments;
 mod m20261202_000005_calendar_sync;
 mod m20261203_000007_rooms;
 mod m20261204_000008_room_app_mode;
+mod m20261205_000009_mailbox_gates;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_calendar_sync::Migration),
             Box::new(m20261203_000007_rooms::Migration),
             Box::new(m20261204_000008_room_app_mode::Migration),
+            Box::new(m20261205_000009_mailbox_gates::Migration),
         ]
     }
 }

@@ -4,8 +4,9 @@
 //! keeps this process from asking the database for slots it cannot have.
 //!
 //! A 429 closes the mailbox until its `Retry-After` has passed: locally to
-//! the millisecond, in the database to the next whole second (what the
-//! timestamps hold), so other instances wait too.
+//! the millisecond, and in the database (`mailbox_gates`) so the other
+//! instances wait too. No instance takes a slot of a closed mailbox; one
+//! that finds it closed waits out the gate locally instead of asking again.
 //!
 //! On SQLite (one process by design) the local count is the whole count
 //! and the slot rows are not used.
@@ -14,11 +15,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::outbox::{ceil_time, db_time};
+use crate::outbox::db_time;
 
 /// Graph: "4 concurrent requests per app per mailbox".
 pub const SLOTS_PER_MAILBOX: usize = 4;
@@ -27,8 +28,6 @@ pub const SLOTS_PER_MAILBOX: usize = 4;
 /// one's slots free themselves this long after its last renewal.
 const SLOT_LEASE: TimeDelta = TimeDelta::seconds(30);
 const POLL: Duration = Duration::from_millis(15);
-/// Marks slots closed by a Retry-After.
-const GATE_HOLDER: &str = "retry-after";
 
 /// A poisoned lock only means another task panicked mid-update of a map
 /// that stays valid; carry on.
@@ -186,7 +185,12 @@ impl Limiter {
                     _local: local,
                 });
             }
-            tokio::time::sleep(POLL).await;
+            // No slot: all four in flight, or another instance closed the
+            // mailbox. Closed, wait out the gate here like a local one.
+            match closed_until(db, &mailbox).await? {
+                Some(wait) => self.close_locally(&mailbox, wait),
+                None => tokio::time::sleep(POLL).await,
+            }
         }
     }
 
@@ -199,27 +203,37 @@ impl Limiter {
         retry_after: Duration,
     ) -> Result<(), DbErr> {
         let mailbox = mailbox.to_lowercase();
-        let until = Instant::now() + retry_after;
-        {
-            let mut gates = self.gates.lock_now();
-            let gate = gates.entry(mailbox.clone()).or_insert(until);
-            if *gate < until {
-                *gate = until;
-            }
-        }
+        self.close_locally(&mailbox, retry_after);
         if db.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
-        let until = ceil_time(Utc::now() + TimeDelta::from_std(retry_after).unwrap_or_default());
-        let sql = "UPDATE mailbox_slots SET held_by = $1, held_until = $2 \
-                   WHERE mailbox = $3 AND (held_until IS NULL OR held_until < $2)";
+        // Kept to the microsecond, unlike the slots' leases (whole
+        // seconds): this table is PostgreSQL's alone, so no text
+        // comparison of timestamps, and a gate a second too long would
+        // hold every instance back for nothing.
+        let until = Utc::now() + TimeDelta::from_std(retry_after).unwrap_or_default();
+        // A later gate already there stays (two 429s, the longer wins).
+        let sql = "INSERT INTO mailbox_gates (mailbox, closed_until) VALUES ($1, $2) \
+                   ON CONFLICT (mailbox) DO UPDATE SET closed_until = \
+                   CASE WHEN mailbox_gates.closed_until > excluded.closed_until \
+                        THEN mailbox_gates.closed_until ELSE excluded.closed_until END";
         db.execute(Statement::from_sql_and_values(
             db.get_database_backend(),
             sql,
-            [GATE_HOLDER.into(), until.into(), mailbox.into()],
+            [mailbox.into(), until.into()],
         ))
         .await?;
         Ok(())
+    }
+
+    /// Closes `mailbox` in this process for `wait` (a later close stays).
+    fn close_locally(&self, mailbox: &str, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut gates = self.gates.lock_now();
+        let gate = gates.entry(mailbox.to_owned()).or_insert(until);
+        if *gate < until {
+            *gate = until;
+        }
     }
 
     async fn ensure_slots(&self, db: &DatabaseConnection, mailbox: &str) -> Result<(), DbErr> {
@@ -240,7 +254,8 @@ impl Limiter {
     }
 }
 
-/// Takes a free slot row (or one whose holder's lease ran out).
+/// Takes a free slot row (or one whose holder's lease ran out), unless
+/// the mailbox is closed.
 async fn take_slot(
     db: &DatabaseConnection,
     mailbox: &str,
@@ -258,6 +273,8 @@ async fn take_slot(
          WHERE id = (SELECT id FROM mailbox_slots WHERE mailbox = $3 \
              AND (held_until IS NULL OR held_until <= $4) ORDER BY slot LIMIT 1 {lock}) \
            AND (held_until IS NULL OR held_until <= $4) \
+           AND NOT EXISTS (SELECT 1 FROM mailbox_gates \
+               WHERE mailbox_gates.mailbox = $3 AND mailbox_gates.closed_until > $5) \
          RETURNING id"
     );
     let row = db
@@ -269,10 +286,24 @@ async fn take_slot(
                 (now + SLOT_LEASE).into(),
                 mailbox.into(),
                 now.into(),
+                Utc::now().into(),
             ],
         ))
         .await?;
     Ok(row.and_then(|r| r.try_get::<i64>("", "id").ok()))
+}
+
+/// How long `mailbox` stays closed by a Retry-After, if it is.
+async fn closed_until(db: &DatabaseConnection, mailbox: &str) -> Result<Option<Duration>, DbErr> {
+    let row = db
+        .query_one(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT closed_until FROM mailbox_gates WHERE mailbox = $1",
+            [mailbox.into()],
+        ))
+        .await?;
+    let until = row.and_then(|r| r.try_get::<DateTime<Utc>>("", "closed_until").ok());
+    Ok(until.and_then(|until| (until - Utc::now()).to_std().ok()))
 }
 
 async fn free_slot(db: &DatabaseConnection, id: i64, holder: &str) -> Result<(), DbErr> {
