@@ -61,6 +61,17 @@ pub async fn access_token(
     refused: Option<i64>,
     holder: &str,
 ) -> Result<AccessToken, TokenFailure> {
+    let token = current_or_refreshed(backend, connection_id, refused, holder).await?;
+    backend.sync.saw_token(connection_id, token.version);
+    Ok(token)
+}
+
+async fn current_or_refreshed(
+    backend: &Backend,
+    connection_id: i64,
+    refused: Option<i64>,
+    holder: &str,
+) -> Result<AccessToken, TokenFailure> {
     let started = std::time::Instant::now();
     loop {
         let row = Connections::find_by_id(connection_id)

@@ -169,6 +169,19 @@ pub(crate) async fn call_with(
                 }
             };
         }
+        // Another worker here replaced the token meanwhile, or Graph
+        // refused it: sent, it would only earn a 401.
+        if let Some(id) = caller.connection_id()
+            && backend.sync.newer_token_known(id, token.version)
+        {
+            token = match caller.token(backend, Some(token.version), holder).await {
+                Ok(t) => t,
+                Err(f) => {
+                    permit.release().await;
+                    return Err(f);
+                }
+            };
+        }
         let result = caller.send(backend, &token.token).await;
         // A Retry-After closes the mailbox *before* this request's slot is
         // given back. Released first, the slot went to a waiting request
@@ -187,6 +200,12 @@ pub(crate) async fn call_with(
             }
             _ => None,
         };
+        // Likewise a 401 marks the token refused before the slot goes to
+        // a request that would send the same token.
+        if let (Err(GraphError::Unauthorized { .. }), Some(id)) = (&result, caller.connection_id())
+        {
+            backend.sync.token_refused(id, token.version);
+        }
         permit.release().await;
         match result {
             Ok(v) => {

@@ -70,6 +70,9 @@ pub struct SyncState {
     wake: Arc<Notify>,
     /// When each connection's "last synced" was last written.
     recorded: Arc<std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>>,
+    /// The newest access-token version this process has seen for each
+    /// connection (see [`SyncState::newer_token_known`]).
+    token_versions: Arc<std::sync::Mutex<std::collections::HashMap<i64, i64>>>,
 }
 
 /// "Last synced" is for people: once every few seconds is enough, and
@@ -100,6 +103,36 @@ impl SyncState {
                 true
             }
         }
+    }
+
+    /// Notes that `version` of the connection's access token was read or
+    /// stored here.
+    pub(crate) fn saw_token(&self, connection_id: i64, version: i64) {
+        let mut versions = self
+            .token_versions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let newest = versions.entry(connection_id).or_insert(version);
+        *newest = (*newest).max(version);
+    }
+
+    /// Graph refused `version` of the connection's access token: every
+    /// holder of that version here needs the next one.
+    pub(crate) fn token_refused(&self, connection_id: i64, version: i64) {
+        self.saw_token(connection_id, version + 1);
+    }
+
+    /// Whether a token newer than `version` was seen here, or `version`
+    /// was refused: a job holding it waits for the new one (refreshed once,
+    /// by whoever takes the lease) instead of earning a 401 with it. When
+    /// Graph saw an expiry first, nearly every queued job used to send the
+    /// old token while the one refresh ran (17–20 401s for 20 jobs).
+    pub(crate) fn newer_token_known(&self, connection_id: i64, version: i64) -> bool {
+        let versions = self
+            .token_versions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        versions.get(&connection_id).is_some_and(|v| *v > version)
     }
 
     /// Taken around each sync write on SQLite (nothing on PostgreSQL,
