@@ -82,20 +82,9 @@ fn emulator_apart() -> emulator::EmulatorHandle {
 }
 
 async fn database() -> (sea_orm::DatabaseConnection, tempfile::TempDir) {
-    use sea_orm::ConnectionTrait;
     let dir = tempfile::tempdir().unwrap();
     let url = match std::env::var("CALBRIDGE_BENCH_POSTGRES_URL") {
-        Ok(admin_url) => {
-            let name = format!("cb_bench_{}", uuid::Uuid::new_v4().simple());
-            let admin = sea_orm::Database::connect(&admin_url)
-                .await
-                .expect("PostgreSQL");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .unwrap();
-            format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0)
-        }
+        Ok(admin_url) => sync_support::scratch::create_database(&admin_url).await,
         Err(_) => format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()),
     };
     let db = backend::db::connect(&url).await.expect("connect");

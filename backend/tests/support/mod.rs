@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+pub mod scratch;
+
+use sea_orm::DatabaseConnection;
 
 pub struct TestDb {
     pub db: DatabaseConnection,
@@ -21,36 +23,11 @@ pub async fn sqlite() -> TestDb {
 
 /// `None` when PostgreSQL is not set up on this machine (never in CI).
 pub async fn postgres() -> Option<TestDb> {
-    let admin_url = postgres_admin_url()?;
-    let name = format!("cb_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(&admin_url)
-        .await
-        .expect("connect to PostgreSQL");
-    admin
-        .execute(Statement::from_string(
-            admin.get_database_backend(),
-            format!("CREATE DATABASE {name}"),
-        ))
-        .await
-        .expect("create scratch database");
-    let _ = admin.close().await;
-    let base = admin_url.rsplit_once('/').expect("URL has a database").0;
+    let url = scratch::create_database(&scratch::admin_url()?).await;
     Some(TestDb {
-        db: connect(&format!("{base}/{name}")).await,
+        db: connect(&url).await,
         _dir: None,
     })
-}
-
-fn postgres_admin_url() -> Option<String> {
-    match std::env::var("CALBRIDGE_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!(
-                "CALBRIDGE_TEST_POSTGRES_URL must be set in CI: the PostgreSQL tests may not be skipped"
-            )
-        }
-        _ => None,
-    }
 }
 
 async fn connect(url: &str) -> DatabaseConnection {

@@ -5,6 +5,12 @@
 
 #![allow(dead_code)]
 
+// Also loaded by `support`, in the test crates that use both: two copies
+// of two small functions, so the helpers need neither the other module.
+#[allow(clippy::duplicate_mod)]
+#[path = "../support/scratch.rs"]
+pub mod scratch;
+
 use backend::Backend;
 use backend::accounts::{self, NewUser, Role};
 use backend::config::Settings;
@@ -83,28 +89,7 @@ pub async fn sqlite_file() -> ServerDb {
 /// `CALBRIDGE_TEST_POSTGRES_URL`; `None` when that is not set (CI sets
 /// it, and the test command starts PostgreSQL).
 pub async fn postgres_database() -> Option<ServerDb> {
-    use sea_orm::{ConnectionTrait, Statement};
-    let admin_url = std::env::var("CALBRIDGE_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    let Some(admin_url) = admin_url else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CALBRIDGE_TEST_POSTGRES_URL must be set in CI: the PostgreSQL tests may not be skipped"
-        );
-        return None;
-    };
-    let name = format!("cb_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = backend::db::connect(&admin_url).await.unwrap();
-    admin
-        .execute(Statement::from_string(
-            admin.get_database_backend(),
-            format!("CREATE DATABASE {name}"),
-        ))
-        .await
-        .unwrap();
-    let _ = admin.close().await;
-    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+    let url = scratch::create_database(&scratch::admin_url()?).await;
     let db = backend::db::connect(&url).await.unwrap();
     backend::db::migrate(&db).await.unwrap();
     Some(ServerDb {

@@ -16,10 +16,13 @@ pub mod microsoft;
 pub mod rooms;
 pub mod rows;
 
+// The backend's scratch-database helpers: one place that knows how.
+#[path = "../../../backend/tests/support/scratch.rs"]
+mod scratch;
+
 use std::sync::Arc;
 
 use backend::config::Settings;
-use sea_orm::{ConnectionTrait, Database, Statement};
 use server::startup::Application;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,36 +50,8 @@ impl Drop for TestApp {
 
 /// Where the scratch PostgreSQL databases are made. The test command sets
 /// it; a developer without PostgreSQL skips those tests, CI never does.
-fn postgres_admin_url() -> Option<String> {
-    match std::env::var("CALBRIDGE_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!(
-                "CALBRIDGE_TEST_POSTGRES_URL must be set in CI: the PostgreSQL tests may not be skipped"
-            )
-        }
-        _ => None,
-    }
-}
-
 async fn scratch_postgres() -> Option<String> {
-    let admin_url = postgres_admin_url()?;
-    let name = format!("cb_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(&admin_url)
-        .await
-        .expect("connect to PostgreSQL");
-    admin
-        .execute(Statement::from_string(
-            admin.get_database_backend(),
-            format!("CREATE DATABASE {name}"),
-        ))
-        .await
-        .expect("create scratch database");
-    let base = admin_url
-        .rsplit_once('/')
-        .expect("URL has a database part")
-        .0;
-    Some(format!("{base}/{name}"))
+    Some(scratch::create_database(&scratch::admin_url()?).await)
 }
 
 fn settings(dir: &std::path::Path, database_url: &str, login_url: &str) -> Settings {
