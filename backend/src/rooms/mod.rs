@@ -556,8 +556,7 @@ pub async fn pick_room(
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(space = space_id, error = %e, "subscribing to the room failed; it is polled meanwhile");
-                subscriptions::record_error(backend, &link, &e.to_string()).await;
-                subscriptions::make_due(backend, &link, now).await;
+                subscriptions::record_error(backend, &link, &e.to_string(), Some(now)).await;
                 link
             }
         }

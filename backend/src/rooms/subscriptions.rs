@@ -253,27 +253,28 @@ pub async fn ensure(
         Ok(l) => l,
         Err(e) => {
             tracing::warn!(space = link.space_id, room = %link.room_address, error = %e, "keeping the room's subscription failed; it is polled meanwhile");
-            record_error(backend, link, &e.to_string()).await;
+            record_error(backend, link, &e.to_string(), None).await;
             link.clone()
         }
     }
 }
 
-pub(crate) async fn record_error(backend: &Backend, link: &room_link::Model, error: &str) {
-    let _ = room_link::Entity::update_many()
-        .col_expr(
-            room_link::Column::LastError,
-            Some(format!("Change notifications: {error}")).into(),
-        )
-        .filter(room_link::Column::Id.eq(link.id))
-        .exec(&backend.db)
-        .await;
-}
-
-/// Makes the room due for the poller now.
-pub(crate) async fn make_due(backend: &Backend, link: &room_link::Model, now: DateTime<Utc>) {
-    let _ = room_link::Entity::update_many()
-        .col_expr(room_link::Column::NextPollAt, db_time(now).into())
+/// Keeps why change notifications failed for the room (shown on its
+/// status); with `due_at`, also when the poller reads the room next.
+pub(crate) async fn record_error(
+    backend: &Backend,
+    link: &room_link::Model,
+    error: &str,
+    due_at: Option<DateTime<Utc>>,
+) {
+    let mut update = room_link::Entity::update_many().col_expr(
+        room_link::Column::LastError,
+        Some(format!("Change notifications: {error}")).into(),
+    );
+    if let Some(at) = due_at {
+        update = update.col_expr(room_link::Column::NextPollAt, db_time(at).into());
+    }
+    let _ = update
         .filter(room_link::Column::Id.eq(link.id))
         .exec(&backend.db)
         .await;
@@ -491,7 +492,7 @@ pub async fn receive(backend: &Backend, body: &Value, now: DateTime<Utc>) -> Not
             };
             if let Err(e) = kept {
                 tracing::warn!(space = link.space_id, error = %e, "handling a lifecycle notification failed; the room is polled meanwhile");
-                record_error(backend, &link, &e.to_string()).await;
+                record_error(backend, &link, &e.to_string(), None).await;
             }
         } else {
             report.changes += 1;
