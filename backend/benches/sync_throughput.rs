@@ -2,7 +2,8 @@
 //! loopback against the emulator, and (2) the time to sync 2,000
 //! appointments for 20 staff while the emulator enforces 4 requests in
 //! flight per mailbox and answers each in 50 ms, as a ratio to the bound
-//! 2000 / (20 × 4) × 50 ms. Targets: p99 ≤ 300 ms; ratio ≤ 1.1.
+//! 2000 / (20 × 4) × 50 ms (the median of three drains, each printed).
+//! Targets: p99 ≤ 300 ms; ratio ≤ 1.1.
 //!
 //! `cargo bench -p backend --bench sync_throughput` (SQLite; set
 //! `CALBRIDGE_BENCH_POSTGRES_URL` to an admin URL, as for the tests, to
@@ -163,8 +164,33 @@ async fn calibrate() {
     );
 }
 
-/// Prints the drain time against the bound; whether it meets its target.
+/// Syncs the 2,000 appointments `CALBRIDGE_BENCH_DRAINS` times (3), each
+/// on a fresh database and emulator, prints each drain, and judges the
+/// median. One drain's ratio moves by ±0.02 from run to run on these
+/// 2-core machines (the emulator, the engine and SQLite share the cores
+/// with whatever else runs), which is the size of the margin being judged;
+/// the median of three says what a single run only suggests.
 async fn throughput() -> bool {
+    let drains = env_number("CALBRIDGE_BENCH_DRAINS", 3usize).max(1);
+    let mut ratios = Vec::with_capacity(drains);
+    for n in 1..=drains {
+        ratios.push(drain_once(n, drains).await);
+    }
+    let each: Vec<String> = ratios.iter().map(|r| format!("{r:.3}")).collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    let ok = median <= 1.1;
+    println!(
+        "bulk sync, {} appointments for {STAFF} staff: ratio {median:.3}, the median of {drains} drains ({}) (target <= 1.1){}",
+        STAFF * PER_STAFF,
+        each.join(", "),
+        missed(ok)
+    );
+    ok
+}
+
+/// One drain: prints its time against the bound; returns the ratio.
+async fn drain_once(n: usize, drains: usize) -> f64 {
     let (db, _dir) = database().await;
     let env = env_with(db, emulator_apart()).await;
     // One process with room for every mailbox's 4 slots (20 × 4).
@@ -233,16 +259,14 @@ async fn throughput() -> bool {
     let bound = bound(graph_ms);
     let stats = env.emu.stats();
     let ratio = took.as_secs_f64() / bound.as_secs_f64();
-    let ok = ratio <= 1.1;
     println!(
-        "synced {total} appointments for {STAFF} staff in {:.3} s; bound {:.3} s; ratio {ratio:.3} (target <= 1.1){}; max in flight per mailbox {}, concurrency rejections {}",
+        "drain {n} of {drains}: synced {total} appointments for {STAFF} staff in {:.3} s; bound {:.3} s; ratio {ratio:.3}; max in flight per mailbox {}, concurrency rejections {}",
         took.as_secs_f64(),
         bound.as_secs_f64(),
-        missed(ok),
         stats.max_in_flight,
         stats.concurrency_rejections
     );
-    ok
+    ratio
 }
 
 /// Waits until every job is done; returns the time from `started` to the
