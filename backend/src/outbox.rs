@@ -238,7 +238,7 @@ pub async fn mark_failed(
 }
 
 /// `at` rounded up to the next whole second (unchanged when whole).
-pub(crate) fn ceil_time(at: DateTime<Utc>) -> DateTime<Utc> {
+fn ceil_time(at: DateTime<Utc>) -> DateTime<Utc> {
     let whole = db_time(at);
     if whole == at {
         whole

@@ -323,7 +323,7 @@ async fn soak(test_db: support::TestDb, instances: usize) {
             stats.early_retries
         ),
         (0, 0, 0),
-        "lost, duplicated, early retries: {staff_tally:?} {room_tally:?}"
+        "lost, duplicated, early retries: {staff_tally:?} {room_tally:?}; {stats:?}"
     );
     assert!(
         spaces.is_empty() || bookings_made > 0,

@@ -153,28 +153,26 @@ pub(crate) async fn call_with(
             .acquire(&backend.db, mailbox, holder)
             .await
             .map_err(|e| CallFailure::Backoff(format!("database: {e}")))?;
-        // A long wait for the mailbox (a busy mailbox, a Retry-After) can
-        // outlast the token read (or refreshed) before it: sent, it gets
-        // a 401, and with the one refresh spent the job failed with
-        // "Graph refused a freshly refreshed token" (found by the
-        // two-instance test). After such a wait, read the token again and
-        // allow one more refresh (a few at most per call).
-        if waiting.elapsed() > TOKEN_REREAD_AFTER && refreshes < MAX_REFRESHES {
-            refreshed = false;
-            token = match caller.token(backend, None, holder).await {
-                Ok(t) => t,
-                Err(f) => {
-                    permit.release().await;
-                    return Err(f);
-                }
-            };
-        }
-        // Another worker here replaced the token meanwhile, or Graph
-        // refused it: sent, it would only earn a 401.
-        if let Some(id) = caller.connection_id()
-            && backend.sync.newer_token_known(id, token.version)
-        {
-            token = match caller.token(backend, Some(token.version), holder).await {
+        // Read the token again before sending when either holds:
+        // - a long wait for the mailbox (a busy mailbox, a Retry-After) can
+        //   outlast the token read (or refreshed) before it: sent, it got a
+        //   401, and with the one refresh spent the job failed with "Graph
+        //   refused a freshly refreshed token" (found by the two-instance
+        //   test); after such a wait one more refresh is allowed (a few at
+        //   most per call);
+        // - another worker here replaced the token meanwhile, or Graph
+        //   refused it: sent, it would only earn a 401 (`refused` then
+        //   names it, so exactly that version is replaced).
+        let waited_long = waiting.elapsed() > TOKEN_REREAD_AFTER && refreshes < MAX_REFRESHES;
+        let outdated = caller
+            .connection_id()
+            .is_some_and(|id| backend.sync.newer_token_known(id, token.version));
+        if waited_long || outdated {
+            if waited_long {
+                refreshed = false;
+            }
+            let refused = outdated.then_some(token.version);
+            token = match caller.token(backend, refused, holder).await {
                 Ok(t) => t,
                 Err(f) => {
                     permit.release().await;
