@@ -14,13 +14,12 @@ pub mod wire;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{Lazy, SsrMode, path};
+use leptos_router::{SsrMode, path};
 
 use crate::components::live::LiveIntegration;
 use crate::components::nav::Nav;
 use crate::components::session::SessionActions;
-use crate::pages::NotFound;
-use crate::pages::routes::*;
+use crate::pages::*;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -31,7 +30,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body>
@@ -46,7 +45,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     SessionActions::provide();
     LiveIntegration::provide();
-    mark_hydrated();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/calbridge.css" />
@@ -62,17 +60,17 @@ pub fn App() -> impl IntoView {
                         // of the navigation must be in the HTML itself,
                         // not swapped in by a script, or pages without
                         // JavaScript never show who is signed in.
-                        <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::InOrder />
-                        <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} ssr=SsrMode::InOrder />
-                        <Route path=path!("/logout") view={Lazy::<LogoutRoute>::new()} ssr=SsrMode::InOrder />
-                        <Route path=path!("/spaces") view={Lazy::<SpacesRoute>::new()} ssr=SsrMode::InOrder />
+                        <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder />
+                        <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder />
+                        <Route path=path!("/logout") view=LogoutPage ssr=SsrMode::InOrder />
+                        <Route path=path!("/spaces") view=SpacesPage ssr=SsrMode::InOrder />
                         // The grid, the booking form and the staff list
                         // are all in the HTML, for browsers without
                         // JavaScript.
-                        <Route path=path!("/spaces/:id") view={Lazy::<SpaceRoute>::new()} ssr=SsrMode::Async />
+                        <Route path=path!("/spaces/:id") view=SpacePage ssr=SsrMode::Async />
                         <Route
                             path=path!("/appointments")
-                            view={Lazy::<AppointmentsRoute>::new()}
+                            view=AppointmentsPage
                             ssr=SsrMode::InOrder
                         />
                         // Guarded pages render only after the role check
@@ -80,49 +78,49 @@ pub fn App() -> impl IntoView {
                         // 302 (sign in) or 403 status.
                         <Route
                             path=path!("/appointments/mine")
-                            view={Lazy::<MyAppointmentsRoute>::new()}
+                            view=MyAppointmentsPage
                             ssr=SsrMode::Async
                         />
                         <Route
                             path=path!("/staff/appointments")
-                            view={Lazy::<StaffAppointmentsRoute>::new()}
+                            view=StaffAppointmentsPage
                             ssr=SsrMode::Async
                         />
                         <Route
                             path=path!("/staff/sync")
-                            view={Lazy::<StaffSyncRoute>::new()}
+                            view=StaffSyncPage
                             ssr=SsrMode::Async
                         />
                         <Route
                             path=path!("/admin/staff")
-                            view={Lazy::<AdminStaffRoute>::new()}
+                            view=AdminStaffPage
                             ssr=SsrMode::Async
                         />
                         <Route
                             path=path!("/admin/staff/:id/sync")
-                            view={Lazy::<AdminStaffSyncRoute>::new()}
+                            view=AdminStaffSyncPage
                             ssr=SsrMode::Async
                         />
                         <Route
                             path=path!("/admin/spaces/:id/sync")
-                            view={Lazy::<AdminSpaceSyncRoute>::new()}
+                            view=AdminSpaceSyncPage
                             ssr=SsrMode::Async
                         />
                         <Route
                             path=path!("/admin/integrations")
-                            view={Lazy::<IntegrationsRoute>::new()}
+                            view=IntegrationsPage
                             ssr=SsrMode::Async
                         />
-                        <Route path=path!("/bookings") view={Lazy::<MyBookingsRoute>::new()} ssr=SsrMode::Async />
+                        <Route path=path!("/bookings") view=MyBookingsPage ssr=SsrMode::Async />
                         <Route
                             path=path!("/admin/spaces")
-                            view={Lazy::<AdminSpacesRoute>::new()}
+                            view=AdminSpacesPage
                             ssr=SsrMode::Async
                         />
-                        <Route path=path!("/admin/outbox") view={Lazy::<OutboxRoute>::new()} ssr=SsrMode::Async />
+                        <Route path=path!("/admin/outbox") view=OutboxPage ssr=SsrMode::Async />
                         <Route
                             path=path!("/admin/sync")
-                            view={Lazy::<SyncDashboardRoute>::new()}
+                            view=SyncDashboardPage
                             ssr=SsrMode::Async
                         />
                     </Routes>
@@ -130,16 +128,4 @@ pub fn App() -> impl IntoView {
             </main>
         </Router>
     }
-}
-
-/// Sets `data-hydrated` on `<body>` once the wasm has taken over, so
-/// browser tests know when the page reacts to clicks. Effects run only in
-/// the browser, after hydration.
-fn mark_hydrated() {
-    Effect::new(|_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "");
-        }
-    });
 }

@@ -33,8 +33,7 @@ test('a visitor is sent to sign in, and back to the page afterwards', async ({ p
   await expect(page.getByRole('heading', { name: 'Admin › Integrations' })).toBeVisible();
 });
 
-test('a wrong password gets one clear message', async ({ page }, testInfo) => {
-  test.skip(testInfo.project.name === 'without-js', 'the message is rendered by the hydrated form');
+test('a wrong password gets one clear message', async ({ page }) => {
   await page.goto('/login');
   await settled(page);
   await page.getByLabel('Email').fill(accounts.staff.email);

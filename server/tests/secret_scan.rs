@@ -558,7 +558,7 @@ impl Haystack {
         self.add("event stream", bytes);
     }
 
-    /// The JS, wasm (every file split off per page too) and CSS the server
+    /// The JS, wasm (every island's own files too) and CSS the server
     /// serves, when built (the test command builds them before the tests,
     /// so CI always scans them).
     fn add_site_files(&mut self) {

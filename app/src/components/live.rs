@@ -1,34 +1,32 @@
-//! The integration's live status, shared by every page through context.
-//! In the browser an `EventSource` on `/events/integration` updates it
-//! the moment an admin anywhere activates, deactivates, saves or
-//! disconnects; the Integrations page's status and every "Connect with
-//! Microsoft" control read it, so they change without a reload.
+//! The integration's live status, through context. Inside an island (the
+//! Integrations page's box) an `EventSource` on `/events/integration`
+//! updates it the moment an admin anywhere activates, deactivates, saves
+//! or disconnects, so the status changes without a reload. Elsewhere
+//! (server-rendered only) it is the status the page was rendered with.
 
 use leptos::prelude::*;
 
-use crate::components::session::SessionActions;
 use crate::models::IntegrationStatus;
 
 #[derive(Clone, Copy)]
 pub struct LiveIntegration(RwSignal<Option<IntegrationStatus>>);
 
 impl LiveIntegration {
-    /// Provides the context; in the browser, opens the event stream once
-    /// someone is signed in (the endpoint refuses anonymous visitors).
-    pub fn provide() {
-        let status = RwSignal::new(None);
-        provide_context(LiveIntegration(status));
-        let session = SessionActions::get();
-        let listening = StoredValue::new(false);
-        // Effects run only in the browser, after hydration, so the server
-        // render and the hydrated page start from the same `None`.
-        Effect::new(move |_| {
-            let signed_in = matches!(session.user.get(), Some(Ok(Some(_))));
-            if signed_in && !listening.get_value() {
-                listening.set_value(true);
-                listen(status);
-            }
-        });
+    /// Provides the context as the server renders it: no pushes, so every
+    /// control shows the state the page was rendered with.
+    pub fn provide() -> Self {
+        let live = LiveIntegration(RwSignal::new(None));
+        provide_context(live);
+        live
+    }
+
+    /// Provides the context inside an island and, in the browser, follows
+    /// the stream (signed-in pages only: the endpoint refuses anonymous
+    /// visitors).
+    pub fn provide_live() -> Self {
+        let live = Self::provide();
+        listen(live.0);
+        live
     }
 
     pub fn get() -> Self {

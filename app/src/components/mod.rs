@@ -1,10 +1,12 @@
 pub mod errors;
 pub mod expiry_banner;
 pub mod field_error;
+pub mod hydrated;
 pub mod legacy_exchange;
 pub mod live;
 pub mod nav;
 pub mod outlook_connection;
+pub mod refreshed;
 pub mod require_role;
 pub mod room_connection;
 pub mod session;

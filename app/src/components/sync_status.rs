@@ -1,13 +1,15 @@
 //! Live calendar sync status on a page: the server renders the status as
-//! it is, then (in the browser) an `EventSource` on the status stream
-//! replaces it with each status the server pushes — no reload and no
-//! polling. Pages that show data the sync changes (a space's free slots)
-//! read [`LiveSync::version`] to fetch it again when a push arrives.
+//! it is, then (in the browser, inside an island) an `EventSource` on the
+//! status stream replaces it with each status the server pushes — no
+//! reload and no polling. Islands that show data the sync changes (a
+//! space's free slots) read [`LiveSync::version`] to fetch it again when a
+//! push arrives.
 
 use std::collections::HashMap;
 
 use leptos::prelude::*;
 
+use crate::components::hydrated::island_hydrated;
 use crate::models::SyncStatusView;
 use crate::wire::Resource;
 
@@ -171,25 +173,35 @@ pub fn SyncDetails(view: SyncStatusView) -> impl IntoView {
 }
 
 /// A card with one subject's live sync status in full: the admin's space
-/// settings and the staff member's own sync page.
+/// settings and the staff member's own sync page. `path` is the status
+/// stream the island follows in the browser.
 #[component]
 pub fn LiveSyncCard(
     status: Resource<Result<SyncStatusView, crate::error::AppError>>,
-    live: LiveSync,
+    path: String,
 ) -> impl IntoView {
     view! {
         <section class="card" data-testid="live-sync-status">
             <h2>"Sync status"</h2>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match status.await {
-                        Ok(rendered) => view! {
-                            {move || view! { <SyncDetails view=live.latest(&rendered) /> }}
-                        }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
+                {move || {
+                    let path = path.clone();
+                    Suspend::new(async move {
+                        match status.await {
+                            Ok(rendered) => view! { <LiveSyncDetails rendered path /> }.into_any(),
+                            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        }
+                    })
+                }}
             </Suspense>
         </section>
     }
+}
+
+/// [`SyncDetails`] as rendered, then as pushed.
+#[island(lazy)]
+fn LiveSyncDetails(rendered: SyncStatusView, path: String) -> impl IntoView {
+    island_hydrated();
+    let live = LiveSync::listen(move || path.clone());
+    move || view! { <SyncDetails view=live.latest(&rendered) /> }
 }

@@ -10,7 +10,7 @@ use crate::api::sync_status::space_sync_status;
 use crate::components::legacy_exchange::LegacyExchangeSection;
 use crate::components::require_role::RequireRole;
 use crate::components::room_connection::{RoomConnectionData, RoomConnectionSection};
-use crate::components::sync_status::{LiveSync, LiveSyncCard};
+use crate::components::sync_status::LiveSyncCard;
 use crate::models::{Role, space_sync_events_path};
 use crate::wire::resource;
 
@@ -31,13 +31,12 @@ pub fn AdminSpaceSyncPage() -> impl IntoView {
     // Made here, outside RequireRole (see the lead's note on resources).
     let rooms = RoomConnectionData::new(id);
     let status = resource(move || id.get(), space_sync_status);
-    let live = LiveSync::listen(move || space_sync_events_path(id.get()));
     view! {
         <Title text="Space sync settings" />
         <RequireRole role=Role::Admin>
             <p class="crumbs"><a href="/admin/sync">"Admin › Sync status"</a>" ›"</p>
             <h1>"Space sync settings"</h1>
-            <LiveSyncCard status live />
+            <LiveSyncCard status path=space_sync_events_path(id.get_untracked()) />
             <RoomConnectionSection data=rooms />
             <LegacyExchangeSection owner_kind="space" owner_id=id />
         </RequireRole>

@@ -1,24 +1,28 @@
 //! Admin › Integrations: the "OAuth2 Outlook/Exchange Calendar Sync" box.
 //! Every form is a plain HTML form (ActionForm), so the page works without
-//! JavaScript (errors come back in the URL, see `url_error`); with it, the
-//! page updates in place after each action, and the activation status
-//! follows changes made elsewhere (`LiveIntegration`).
+//! JavaScript (errors come back in the URL, see `url_error`). The box is
+//! an island: with JavaScript it updates in place after each action, and
+//! the activation status follows changes made elsewhere
+//! (`LiveIntegration`).
 
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
+use serde::{Deserialize, Serialize};
 
 use crate::api::integrations::{
     DisconnectIntegration, SaveIntegrationSettings, SetIntegrationActive, integration_audit_log,
     integration_settings,
 };
 use crate::components::expiry_banner::{SecretExpiryBanner, expiry_banner};
+use crate::components::hydrated::island_hydrated;
 use crate::components::live::LiveIntegration;
+use crate::components::refreshed::refreshed;
 use crate::components::require_role::RequireRole;
 use crate::components::url_error::url_error;
 use crate::error::AppError;
 use crate::models::{AccountType, AuditEntryView, IntegrationSettingsView, Role, is_guid};
-use crate::wire::{Resource, resource};
+use crate::wire::resource;
 
 const GUID_PATTERN: &str =
     "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
@@ -26,16 +30,48 @@ const GUID_PATTERN: &str =
 #[component]
 pub fn IntegrationsPage() -> impl IntoView {
     // Made here, outside `RequireRole`: see the note in require_role.rs.
-    let actions = SyncActions::new();
-    let (settings, audit) = actions.resources();
+    let settings = resource(|| (), |_| integration_settings());
+    let audit = resource(|| (), |_| integration_audit_log());
     let banner = expiry_banner();
+    let errors = StoredValue::new(UrlErrors::read());
     view! {
         <Title text="Admin › Integrations" />
         <RequireRole role=Role::Admin>
             <h1>"Admin › Integrations"</h1>
             <SecretExpiryBanner banner />
-            <OutlookSyncBox actions settings audit />
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match (settings.await, audit.await) {
+                        (Ok(settings), Ok(audit)) => {
+                            let errors = errors.get_value();
+                            view! { <OutlookSync settings audit errors /> }.into_any()
+                        }
+                        (Err(e), _) | (_, Err(e)) => {
+                            view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()
+                        }
+                    }
+                })}
+            </Suspense>
         </RequireRole>
+    }
+}
+
+/// The errors a plain form post (JavaScript off) left in the URL, read on
+/// the server and handed to the island: it has no router of its own.
+#[derive(Clone, Default, Serialize, Deserialize)]
+struct UrlErrors {
+    toggle: Option<AppError>,
+    save: Option<AppError>,
+    disconnect: Option<AppError>,
+}
+
+impl UrlErrors {
+    fn read() -> Self {
+        Self {
+            toggle: url_error(SetIntegrationActive::PATH).get_untracked(),
+            save: url_error(SaveIntegrationSettings::PATH).get_untracked(),
+            disconnect: url_error(DisconnectIntegration::PATH).get_untracked(),
+        }
     }
 }
 
@@ -47,9 +83,6 @@ struct SyncActions {
     disconnect: ServerAction<DisconnectIntegration>,
 }
 
-type SettingsResource = Resource<Result<IntegrationSettingsView, AppError>>;
-type AuditResource = Resource<Result<Vec<AuditEntryView>, AppError>>;
-
 impl SyncActions {
     fn new() -> Self {
         Self {
@@ -59,27 +92,31 @@ impl SyncActions {
         }
     }
 
-    fn resources(self) -> (SettingsResource, AuditResource) {
-        let changes = move || {
+    fn changes(self) -> impl Fn() -> (usize, usize, usize) + Copy {
+        move || {
             (
                 self.save.version().get(),
                 self.toggle.version().get(),
                 self.disconnect.version().get(),
             )
-        };
-        (
-            resource(changes, |_| integration_settings()),
-            resource(changes, |_| integration_audit_log()),
-        )
+        }
     }
 }
 
-#[component]
-fn OutlookSyncBox(
-    actions: SyncActions,
-    settings: SettingsResource,
-    audit: AuditResource,
+/// The "OAuth2 Outlook/Exchange Calendar Sync" box and its audit log: an
+/// island, so with JavaScript every action updates the box in place and
+/// the status follows changes made in other windows.
+#[island(lazy)]
+fn OutlookSync(
+    settings: IntegrationSettingsView,
+    audit: Vec<AuditEntryView>,
+    errors: UrlErrors,
 ) -> impl IntoView {
+    island_hydrated();
+    LiveIntegration::provide_live();
+    let actions = SyncActions::new();
+    let settings = refreshed(settings, actions.changes(), integration_settings);
+    let audit = refreshed(audit, actions.changes(), integration_audit_log);
     let SyncActions {
         save,
         toggle,
@@ -88,20 +125,16 @@ fn OutlookSyncBox(
     view! {
         <section class="card" aria-labelledby="outlook-sync">
             <h2 id="outlook-sync">"OAuth2 Outlook/Exchange Calendar Sync"</h2>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match settings.await {
-                        Ok(s) => view! {
-                            <RedirectUrl url=s.redirect_url.clone() />
-                            <ActivationStatus settings=s.clone() toggle />
-                            <SettingsForm settings=s save />
-                            <DisconnectForm disconnect />
-                        }
-                        .into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {move || {
+                let s = settings.get();
+                let errors = errors.clone();
+                view! {
+                    <RedirectUrl url=s.redirect_url.clone() />
+                    <ActivationStatus settings=s.clone() toggle from_url=errors.toggle />
+                    <SettingsForm settings=s save from_url=errors.save />
+                    <DisconnectForm disconnect from_url=errors.disconnect />
+                }
+            }}
         </section>
         <AuditLog audit />
     }
@@ -146,6 +179,7 @@ fn copy_to_clipboard(_text: &str) {}
 fn ActivationStatus(
     settings: IntegrationSettingsView,
     toggle: ServerAction<SetIntegrationActive>,
+    from_url: Option<AppError>,
 ) -> impl IntoView {
     // Another admin's change arrives through the live status.
     let live = LiveIntegration::get();
@@ -155,13 +189,12 @@ fn ActivationStatus(
         live.status()
             .map_or(rendered_disconnected, |s| s.disconnected)
     };
-    let from_url = url_error(SetIntegrationActive::PATH);
     let error = move || {
         toggle
             .value()
             .get()
             .and_then(Result::err)
-            .or_else(|| from_url.get())
+            .or_else(|| from_url.clone())
             .map(|e| e.to_string())
     };
     view! {
@@ -182,6 +215,7 @@ fn ActivationStatus(
 fn SettingsForm(
     settings: IntegrationSettingsView,
     save: ServerAction<SaveIntegrationSettings>,
+    from_url: Option<AppError>,
 ) -> impl IntoView {
     let app_id = RwSignal::new(settings.application_id.clone());
     let account_type = RwSignal::new(settings.account_type);
@@ -190,8 +224,7 @@ fn SettingsForm(
         (!id.trim().is_empty() && !is_guid(&id))
             .then_some("The Application ID is a GUID like 00000000-0000-0000-0000-000000000000.")
     };
-    let from_url = url_error(SaveIntegrationSettings::PATH);
-    let outcome = move || save.value().get().or_else(|| from_url.get().map(Err));
+    let outcome = move || save.value().get().or_else(|| from_url.clone().map(Err));
     // Follows toggles made elsewhere, so a later Save does not undo them.
     let live = LiveIntegration::get();
     let rendered_active = settings.active;
@@ -329,9 +362,16 @@ fn SecretField(settings: IntegrationSettingsView) -> impl IntoView {
 }
 
 #[component]
-fn DisconnectForm(disconnect: ServerAction<DisconnectIntegration>) -> impl IntoView {
-    let from_url = url_error(DisconnectIntegration::PATH);
-    let outcome = move || disconnect.value().get().or_else(|| from_url.get().map(Err));
+fn DisconnectForm(
+    disconnect: ServerAction<DisconnectIntegration>,
+    from_url: Option<AppError>,
+) -> impl IntoView {
+    let outcome = move || {
+        disconnect
+            .value()
+            .get()
+            .or_else(|| from_url.clone().map(Err))
+    };
     view! {
         <ActionForm action=disconnect attr:class="danger-zone">
             <h3>"Disconnect for all users and spaces"</h3>
@@ -349,28 +389,27 @@ fn DisconnectForm(disconnect: ServerAction<DisconnectIntegration>) -> impl IntoV
 }
 
 #[component]
-fn AuditLog(audit: AuditResource) -> impl IntoView {
+fn AuditLog(audit: ReadSignal<Vec<AuditEntryView>>) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="integration-audit">
             <h2 id="integration-audit">"Changes to this integration"</h2>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match audit.await {
-                        Ok(entries) if entries.is_empty() => view! { <p class="muted">"No changes yet."</p> }.into_any(),
-                        Ok(entries) => view! {
-                            <ul class="audit-log" data-testid="audit-log">
-                                {entries.into_iter().map(|e| view! {
-                                    <li>
-                                        <time datetime=e.at.clone()>{e.at.clone()}</time>" · "
-                                        {e.actor}" · "<strong>{e.action}</strong>": "{e.detail}
-                                    </li>
-                                }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {move || {
+                let entries = audit.get();
+                if entries.is_empty() {
+                    return view! { <p class="muted">"No changes yet."</p> }.into_any();
+                }
+                view! {
+                    <ul class="audit-log" data-testid="audit-log">
+                        {entries.into_iter().map(|e| view! {
+                            <li>
+                                <time datetime=e.at.clone()>{e.at.clone()}</time>" · "
+                                {e.actor}" · "<strong>{e.action}</strong>": "{e.detail}
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }
+                .into_any()
+            }}
         </section>
     }
 }

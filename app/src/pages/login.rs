@@ -1,20 +1,27 @@
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use crate::api::auth::Login;
 use crate::components::session::SessionActions;
+use crate::components::url_error::url_error;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let session = SessionActions::get();
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_else(|| "/".to_owned());
+    // Rendered on the server after the form post's redirect back; the
+    // action's value is there for a hydrated form.
+    let from_url = url_error(Login::PATH);
     let error = move || {
         session
             .login
             .value()
             .get()
             .and_then(Result::err)
+            .or_else(|| from_url.get())
             .map(|e| e.to_string())
     };
     view! {

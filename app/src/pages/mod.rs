@@ -10,7 +10,6 @@ mod integrations;
 mod login;
 mod logout;
 mod outbox;
-pub mod routes;
 mod spaces;
 mod staff_appointments;
 mod staff_sync;

@@ -8,16 +8,19 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
+use serde::{Deserialize, Serialize};
 
 use crate::api::bookings::{BookSpace, CancelBooking, space_bookings};
 use crate::api::spaces::{list_spaces, space_slots};
 use crate::api::sync_status::space_sync_status;
 use crate::components::field_error::{FieldError, FormError, form_error};
+use crate::components::hydrated::island_hydrated;
+use crate::components::refreshed::refreshed;
 use crate::components::session::SessionActions;
 use crate::components::sync_status::{LiveSync, SyncBadge};
 use crate::models::{
-    BookingView, GridDay, GridView, MAX_SLOTS_OFFERED, Role, SpaceGrid, SpaceView, UserView,
-    space_sync_events_path,
+    BookingView, GridDay, GridView, MAX_SLOTS_OFFERED, Role, SpaceGrid, SpaceView, SyncStatusView,
+    UserView, space_sync_events_path,
 };
 use crate::wire::resource;
 
@@ -61,7 +64,7 @@ fn SpaceCard(space: SpaceView) -> impl IntoView {
 }
 
 /// What the query asks a space's page to show.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 struct Shown {
     space_id: i64,
     date: String,
@@ -82,80 +85,39 @@ impl Shown {
 pub fn SpacePage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let shown = Memo::new(move |_| Shown {
+    // Rendered on the server, once per request: the page reads the URL
+    // as it is. Following a link (another date, a slot to book) loads the
+    // page again.
+    let shown = Shown {
         space_id: params
-            .read()
+            .read_untracked()
             .get("id")
             .and_then(|id| id.parse().ok())
             .unwrap_or(0),
-        date: query.read().get("date").unwrap_or_default(),
-        view: GridView::from_query(query.read().get_str("view")),
-    });
-    let start = Memo::new(move |_| query.read().get("start"));
+        date: query.read_untracked().get("date").unwrap_or_default(),
+        view: GridView::from_query(query.read_untracked().get_str("view")),
+    };
+    let start = query.read_untracked().get("start");
     let book = ServerAction::<BookSpace>::new();
     let cancel = ServerAction::<CancelBooking>::new();
-    // The chosen start is part of the key, so following a free slot's link
-    // re-renders the form with that start selected (JavaScript on too).
-    // The space's sync status, live: each push (a room event placed or
-    // moved in Outlook, a booking written to the room) fetches the slots
-    // again, so they change in an open page without a reload.
-    let sync_status = resource(move || shown.get().space_id, space_sync_status);
-    let live = LiveSync::listen(move || space_sync_events_path(shown.get().space_id));
-    let grid = resource(
-        move || {
-            (
-                shown.get(),
-                start.get(),
-                book.version().get(),
-                cancel.version().get(),
-                live.version.get(),
-            )
-        },
-        |(s, _, _, _, _)| space_slots(s.space_id, s.date, s.view.value().to_owned()),
-    );
-    // The form has its own copy of the slots, fetched again only when the
-    // patron's own actions change them, not on live pushes: rebuilding the
-    // form under someone's hands would drop what they typed and silently
-    // switch a slot that was just taken to another one. A slot taken
-    // meanwhile shows as Unavailable in the grid above, and booking it
-    // answers "taken" next to Start.
-    let form_slots = resource(
-        move || {
-            (
-                shown.get(),
-                start.get(),
-                book.version().get(),
-                cancel.version().get(),
-            )
-        },
-        |(s, _, _, _)| space_slots(s.space_id, s.date, s.view.value().to_owned()),
+    let space_id = shown.space_id;
+    let sync_status = resource(|| (), move |_| space_sync_status(space_id));
+    let shown = StoredValue::new(shown);
+    let slots = resource(
+        move || shown.get_value(),
+        |s| space_slots(s.space_id, s.date, s.view.value().to_owned()),
     );
     let session = SessionActions::get();
     view! {
-        <Suspense>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                sync_status.await.ok().map(|rendered| view! {
-                    <p class="space-sync">{move || view! { <SyncBadge view=live.latest(&rendered) /> }}</p>
-                })
-            })}
-        </Suspense>
-        // A Transition keeps the grid on screen while it is fetched again.
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match grid.await {
-                    Ok(g) => {
-                        let shown = shown.get_untracked();
-                        view! {
-                            <Title text=g.space.name.clone() />
-                            <SpaceHeader space=g.space.clone() />
-                            <GridNavigation grid=g.clone() shown=shown.clone() />
-                            {match g.view {
-                                GridView::Day => view! { <DayGrid grid=g.clone() shown=shown.clone() /> }.into_any(),
-                                GridView::Week => view! { <WeekGrid grid=g.clone() shown=shown.clone() /> }.into_any(),
-                            }}
-                        }
-                        .into_any()
+                let status = sync_status.await.ok();
+                match slots.await {
+                    Ok(grid) => view! {
+                        <Title text=grid.space.name.clone() />
+                        <LiveSpaceGrid status grid shown=shown.get_value() />
                     }
+                    .into_any(),
                     Err(e) => view! {
                         <h1>"Space"</h1>
                         <p class="error" role="alert">{e.to_string()}</p>
@@ -164,22 +126,64 @@ pub fn SpacePage() -> impl IntoView {
                     .into_any(),
                 }
             })}
-        </Transition>
-        <Transition>
-            {move || Suspend::new(async move {
-                let user = session.user.await.ok().flatten();
-                // An unknown space is already explained above.
-                form_slots.await.ok().map(|g| {
-                    let shown = shown.get_untracked();
-                    view! {
-                        <BookingPanel grid=g.clone() shown=shown.clone() user=user.clone() start=start.get_untracked() book />
-                        {user
-                            .filter(|u| u.role.satisfies(Role::Staff))
-                            .map(|_| view! { <StaffBookings shown=shown.clone() cancel /> })}
-                    }
+        </Suspense>
+        <Suspense>
+            {move || {
+                let start = start.clone();
+                Suspend::new(async move {
+                    let user = session.user.await.ok().flatten();
+                    let shown = shown.get_value();
+                    // An unknown space is already explained above.
+                    slots.await.ok().map(|g| {
+                        view! {
+                            <BookingPanel grid=g.clone() shown=shown.clone() user=user.clone() start book />
+                            {user
+                                .filter(|u| u.role.satisfies(Role::Staff))
+                                .map(|_| view! { <StaffBookings shown=shown.clone() cancel /> })}
+                        }
+                    })
                 })
-            })}
-        </Transition>
+            }}
+        </Suspense>
+    }
+}
+
+/// The space's sync badge and its grid of slots, live: an island fed what
+/// the server rendered. Each push on the space's status stream (a room
+/// event placed or moved in Outlook, a booking written to the room)
+/// fetches the slots again, so they change in an open page without a
+/// reload. The booking form below is not part of it: rebuilding the form
+/// under someone's hands would drop what they typed and silently switch a
+/// slot that was just taken to another one. A slot taken meanwhile shows
+/// as Unavailable here, and booking it answers "taken" next to Start.
+#[island(lazy)]
+fn LiveSpaceGrid(status: Option<SyncStatusView>, grid: SpaceGrid, shown: Shown) -> impl IntoView {
+    island_hydrated();
+    let live = LiveSync::listen({
+        let id = shown.space_id;
+        move || space_sync_events_path(id)
+    });
+    let fetch = {
+        let s = shown.clone();
+        move || space_slots(s.space_id, s.date.clone(), s.view.value().to_owned())
+    };
+    let grid = refreshed(grid, move || live.version.get(), fetch);
+    view! {
+        {status.map(|rendered| view! {
+            <p class="space-sync">{move || view! { <SyncBadge view=live.latest(&rendered) /> }}</p>
+        })}
+        {move || {
+            let g = grid.get();
+            let shown = shown.clone();
+            view! {
+                <SpaceHeader space=g.space.clone() />
+                <GridNavigation grid=g.clone() shown=shown.clone() />
+                {match g.view {
+                    GridView::Day => view! { <DayGrid grid=g.clone() shown /> }.into_any(),
+                    GridView::Week => view! { <WeekGrid grid=g.clone() shown /> }.into_any(),
+                }}
+            }
+        }}
     }
 }
 

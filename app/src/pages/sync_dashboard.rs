@@ -8,35 +8,44 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::sync_status::{ResyncNow, sync_overview};
+use crate::components::hydrated::island_hydrated;
+use crate::components::refreshed::refreshed;
 use crate::components::require_role::RequireRole;
 use crate::components::sync_status::{LiveSync, SyncBadge};
-use crate::error::AppError;
 use crate::models::{ALL_SYNC_EVENTS_PATH, Role, SyncStatusView};
-use crate::wire::{Resource, resource};
+use crate::wire::resource;
 
 #[component]
 pub fn SyncDashboardPage() -> impl IntoView {
     // Made here, outside RequireRole (see components/require_role.rs).
-    let resync = ServerAction::<ResyncNow>::new();
-    let rows = resource(move || resync.version().get(), |_| sync_overview());
-    let live = LiveSync::listen(|| ALL_SYNC_EVENTS_PATH.to_owned());
+    let rows = resource(|| (), |_| sync_overview());
+    let query = use_query_map();
+    let trouble_only = query.with_untracked(|q| q.get("trouble").is_some_and(|v| v == "1"));
     view! {
         <Title text="Admin › Sync status" />
         <RequireRole role=Role::Admin>
             <h1>"Admin › Sync status"</h1>
-            <Dashboard rows resync live />
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match rows.await {
+                        Ok(list) => view! { <Dashboard list trouble_only /> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
         </RequireRole>
     }
 }
 
-#[component]
-fn Dashboard(
-    rows: Resource<Result<Vec<SyncStatusView>, AppError>>,
-    resync: ServerAction<ResyncNow>,
-    live: LiveSync,
-) -> impl IntoView {
-    let query = use_query_map();
-    let trouble_only = move || query.with(|q| q.get("trouble").is_some_and(|v| v == "1"));
+/// The table, live: an island, fed the rows the server rendered; pushes
+/// change rows in place, and "Resync now" (with JavaScript) fetches them
+/// again.
+#[island(lazy)]
+fn Dashboard(list: Vec<SyncStatusView>, trouble_only: bool) -> impl IntoView {
+    island_hydrated();
+    let resync = ServerAction::<ResyncNow>::new();
+    let list = refreshed(list, move || resync.version().get(), sync_overview);
+    let live = LiveSync::listen(|| ALL_SYNC_EVENTS_PATH.to_owned());
     let outcome = move || {
         resync.value().get().map(|r| match r {
             Ok(message) => view! { <p class="success" role="status">{message}</p> }.into_any(),
@@ -47,34 +56,29 @@ fn Dashboard(
         <section class="card">
             <p class="muted">"Every space's room sync and every staff member's Outlook sync. Statuses change here as they change on the server."</p>
             <nav class="filters">
-                <a href="/admin/sync" aria-current=move || (!trouble_only()).then_some("page")>"All"</a>" · "
-                <a href="/admin/sync?trouble=1" aria-current=move || trouble_only().then_some("page")>"Needs attention"</a>
+                <a href="/admin/sync" aria-current=(!trouble_only).then_some("page")>"All"</a>" · "
+                <a href="/admin/sync?trouble=1" aria-current=trouble_only.then_some("page")>"Needs attention"</a>
             </nav>
             {outcome}
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match rows.await {
-                        Ok(list) => view! { <StatusTable list live resync trouble_only /> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <StatusTable list live resync trouble_only />
         </section>
     }
 }
 
 #[component]
 fn StatusTable(
-    list: Vec<SyncStatusView>,
+    list: ReadSignal<Vec<SyncStatusView>>,
     live: LiveSync,
     resync: ServerAction<ResyncNow>,
-    trouble_only: impl Fn() -> bool + Send + Sync + Copy + 'static,
+    trouble_only: bool,
 ) -> impl IntoView {
     let rows = move || {
-        list.iter()
-            .map(|rendered| live.latest(rendered))
-            .filter(|v| !trouble_only() || v.in_trouble)
-            .collect::<Vec<_>>()
+        list.with(|list| {
+            list.iter()
+                .map(|rendered| live.latest(rendered))
+                .filter(|v| !trouble_only || v.in_trouble)
+                .collect::<Vec<_>>()
+        })
     };
     view! {
         <table class="sync-dashboard" data-testid="sync-dashboard">
