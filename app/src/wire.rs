@@ -7,11 +7,12 @@
 //! so every model was compiled into the wasm twice, once per reader (a
 //! `SpaceGrid` cost ~13 KB each time). Resources made here decode with
 //! `from_slice` too, sharing the server functions' code. The live
-//! streams decode the same way ([`from_json`]).
+//! streams decode the same way ([`from_json`]), and so do islands' props
+//! ([`Prop`]).
 
 use leptos::server::codee::{Decoder, Encoder};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A resource whose value travels as JSON, read as server fns read theirs.
 pub type Resource<T> = leptos::prelude::Resource<T, Json>;
@@ -40,6 +41,28 @@ impl<T: DeserializeOwned> Decoder<T> for Json {
 /// Reads a JSON value the way server fns read their answers.
 pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, serde_json::Error> {
     serde_json::from_slice(text.as_bytes())
+}
+
+/// An island's prop. Leptos reads an island's props with
+/// `serde_json::from_str`; a prop wrapped in `Prop` travels inside them as
+/// JSON text and is read with [`from_json`], so a model that is both a
+/// prop and a server function's answer (the settings an island starts
+/// from and fetches again) has one deserializer in the wasm, not two.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prop<T>(pub T);
+
+impl<T: Serialize> Serialize for Prop<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = serde_json::to_string(&self.0).map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(&text)
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Prop<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        from_json(&text).map(Prop).map_err(serde::de::Error::custom)
+    }
 }
 
 /// A resource: loaded on the server with the page, then reloaded in the
@@ -77,6 +100,20 @@ mod tests {
         };
         let text = <Json as Encoder<Slot>>::encode(&slot).unwrap();
         assert_eq!(<Json as Decoder<Slot>>::decode(&text).unwrap(), slot);
+    }
+
+    #[test]
+    fn a_prop_travels_as_json_text_and_reads_back() {
+        let slot = Prop(Slot {
+            start: "09:00 \"Room 1\"".into(),
+            free: false,
+        });
+        let text = serde_json::to_string(&slot).unwrap();
+        // A JSON string holding the JSON of the slot.
+        let inner: String = serde_json::from_str(&text).unwrap();
+        assert_eq!(from_json::<Slot>(&inner).unwrap(), slot.0);
+        assert_eq!(serde_json::from_str::<Prop<Slot>>(&text).unwrap(), slot);
+        assert!(serde_json::from_str::<Prop<Slot>>("\"{\\\"start\\\": 1}\"").is_err());
     }
 
     #[test]

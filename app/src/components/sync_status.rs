@@ -11,7 +11,7 @@ use leptos::prelude::*;
 
 use crate::components::hydrated::island_hydrated;
 use crate::models::SyncStatusView;
-use crate::wire::Resource;
+use crate::wire::{Prop, Resource};
 
 type Key = (String, i64);
 
@@ -188,7 +188,7 @@ pub fn LiveSyncCard(
                     let path = path.clone();
                     Suspend::new(async move {
                         match status.await {
-                            Ok(rendered) => view! { <LiveSyncDetails rendered path /> }.into_any(),
+                            Ok(rendered) => view! { <LiveSyncDetails rendered=Prop(rendered) path /> }.into_any(),
                             Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                         }
                     })
@@ -200,8 +200,9 @@ pub fn LiveSyncCard(
 
 /// [`SyncDetails`] as rendered, then as pushed.
 #[island(lazy)]
-fn LiveSyncDetails(rendered: SyncStatusView, path: String) -> impl IntoView {
+fn LiveSyncDetails(rendered: Prop<SyncStatusView>, path: String) -> impl IntoView {
     island_hydrated();
+    let Prop(rendered) = rendered;
     let live = LiveSync::listen(move || path.clone());
     move || view! { <SyncDetails view=live.latest(&rendered) /> }
 }

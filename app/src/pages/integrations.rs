@@ -22,7 +22,7 @@ use crate::components::require_role::RequireRole;
 use crate::components::url_error::url_error;
 use crate::error::AppError;
 use crate::models::{AccountType, AuditEntryView, IntegrationSettingsView, Role, is_guid};
-use crate::wire::resource;
+use crate::wire::{Prop, resource};
 
 const GUID_PATTERN: &str =
     "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
@@ -43,7 +43,8 @@ pub fn IntegrationsPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match (settings.await, audit.await) {
                         (Ok(settings), Ok(audit)) => {
-                            let errors = errors.get_value();
+                            let (settings, audit) = (Prop(settings), Prop(audit));
+                            let errors = Prop(errors.get_value());
                             view! { <OutlookSync settings audit errors /> }.into_any()
                         }
                         (Err(e), _) | (_, Err(e)) => {
@@ -108,11 +109,12 @@ impl SyncActions {
 /// the status follows changes made in other windows.
 #[island(lazy)]
 fn OutlookSync(
-    settings: IntegrationSettingsView,
-    audit: Vec<AuditEntryView>,
-    errors: UrlErrors,
+    settings: Prop<IntegrationSettingsView>,
+    audit: Prop<Vec<AuditEntryView>>,
+    errors: Prop<UrlErrors>,
 ) -> impl IntoView {
     island_hydrated();
+    let (settings, audit, Prop(errors)) = (settings.0, audit.0, errors);
     LiveIntegration::provide_live();
     let actions = SyncActions::new();
     let settings = refreshed(settings, actions.changes(), integration_settings);

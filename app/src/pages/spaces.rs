@@ -22,7 +22,7 @@ use crate::models::{
     BookingView, GridDay, GridView, MAX_SLOTS_OFFERED, Role, SpaceGrid, SpaceView, SyncStatusView,
     UserView, space_sync_events_path,
 };
-use crate::wire::resource;
+use crate::wire::{Prop, resource};
 
 #[component]
 pub fn SpacesPage() -> impl IntoView {
@@ -115,7 +115,7 @@ pub fn SpacePage() -> impl IntoView {
                 match slots.await {
                     Ok(grid) => view! {
                         <Title text=grid.space.name.clone() />
-                        <LiveSpaceGrid status grid shown=shown.get_value() />
+                        <LiveSpaceGrid status=Prop(status) grid=Prop(grid) shown=Prop(shown.get_value()) />
                     }
                     .into_any(),
                     Err(e) => view! {
@@ -157,8 +157,13 @@ pub fn SpacePage() -> impl IntoView {
 /// slot that was just taken to another one. A slot taken meanwhile shows
 /// as Unavailable here, and booking it answers "taken" next to Start.
 #[island(lazy)]
-fn LiveSpaceGrid(status: Option<SyncStatusView>, grid: SpaceGrid, shown: Shown) -> impl IntoView {
+fn LiveSpaceGrid(
+    status: Prop<Option<SyncStatusView>>,
+    grid: Prop<SpaceGrid>,
+    shown: Prop<Shown>,
+) -> impl IntoView {
     island_hydrated();
+    let (Prop(status), Prop(grid), Prop(shown)) = (status, grid, shown);
     let live = LiveSync::listen({
         let id = shown.space_id;
         move || space_sync_events_path(id)

@@ -13,7 +13,7 @@ use crate::components::refreshed::refreshed;
 use crate::components::require_role::RequireRole;
 use crate::components::sync_status::{LiveSync, SyncBadge};
 use crate::models::{ALL_SYNC_EVENTS_PATH, Role, SyncStatusView};
-use crate::wire::resource;
+use crate::wire::{Prop, resource};
 
 #[component]
 pub fn SyncDashboardPage() -> impl IntoView {
@@ -28,7 +28,7 @@ pub fn SyncDashboardPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match rows.await {
-                        Ok(list) => view! { <Dashboard list trouble_only /> }.into_any(),
+                        Ok(list) => view! { <Dashboard list=Prop(list) trouble_only /> }.into_any(),
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -41,8 +41,9 @@ pub fn SyncDashboardPage() -> impl IntoView {
 /// change rows in place, and "Resync now" (with JavaScript) fetches them
 /// again.
 #[island(lazy)]
-fn Dashboard(list: Vec<SyncStatusView>, trouble_only: bool) -> impl IntoView {
+fn Dashboard(list: Prop<Vec<SyncStatusView>>, trouble_only: bool) -> impl IntoView {
     island_hydrated();
+    let Prop(list) = list;
     let resync = ServerAction::<ResyncNow>::new();
     let list = refreshed(list, move || resync.version().get(), sync_overview);
     let live = LiveSync::listen(|| ALL_SYNC_EVENTS_PATH.to_owned());
