@@ -44,7 +44,7 @@ bench "settings and status server fns, 100 clients" \
 bench "memory of the calbridge process" \
   cargo bench --locked -p server --features app/ssr --bench memory
 
-step "wasm size: release build of the site (split per page), wasm-opt, gzip -9"
+step "wasm size: release build of the site (each island split off), wasm-opt, gzip -9"
 # The release wasm replaces the debug one in the site directory; the
 # debug site is built again afterwards for the tests and `scripts/run.sh`.
 if cargo leptos build --release --frontend-only --split >"$log.wasm" 2>&1; then

@@ -16,7 +16,6 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
-use crate::components::live::LiveIntegration;
 use crate::components::nav::Nav;
 use crate::components::session::SessionActions;
 use crate::pages::*;
@@ -44,7 +43,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     SessionActions::provide();
-    LiveIntegration::provide();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/calbridge.css" />

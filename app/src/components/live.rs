@@ -1,8 +1,8 @@
-//! The integration's live status, through context. Inside an island (the
-//! Integrations page's box) an `EventSource` on `/events/integration`
+//! The integration's live status, through context inside the Integrations
+//! page's island: in the browser an `EventSource` on `/events/integration`
 //! updates it the moment an admin anywhere activates, deactivates, saves
-//! or disconnects, so the status changes without a reload. Elsewhere
-//! (server-rendered only) it is the status the page was rendered with.
+//! or disconnects, so the status and the Save form's Active choice change
+//! without a reload.
 
 use leptos::prelude::*;
 
@@ -12,19 +12,13 @@ use crate::models::IntegrationStatus;
 pub struct LiveIntegration(RwSignal<Option<IntegrationStatus>>);
 
 impl LiveIntegration {
-    /// Provides the context as the server renders it: no pushes, so every
-    /// control shows the state the page was rendered with.
+    /// Provides the context inside the island and, in the browser, follows
+    /// the stream (the page is an admin's: the endpoint refuses anonymous
+    /// visitors). On the server it holds no push, so the island renders
+    /// the status the page loaded.
     pub fn provide() -> Self {
         let live = LiveIntegration(RwSignal::new(None));
         provide_context(live);
-        live
-    }
-
-    /// Provides the context inside an island and, in the browser, follows
-    /// the stream (signed-in pages only: the endpoint refuses anonymous
-    /// visitors).
-    pub fn provide_live() -> Self {
-        let live = Self::provide();
         listen(live.0);
         live
     }
@@ -41,11 +35,6 @@ impl LiveIntegration {
     /// Active? `rendered` is what the page loaded with, until a push.
     pub fn active_or(self, rendered: bool) -> bool {
         self.status().map_or(rendered, |s| s.active)
-    }
-
-    /// May "Connect with Microsoft" be offered? For every such control.
-    pub fn connections_allowed_or(self, rendered: bool) -> bool {
-        self.status().map_or(rendered, |s| s.connections_allowed)
     }
 }
 

@@ -115,7 +115,7 @@ fn OutlookSync(
 ) -> impl IntoView {
     island_hydrated();
     let (settings, audit, Prop(errors)) = (settings.0, audit.0, errors);
-    LiveIntegration::provide_live();
+    LiveIntegration::provide();
     let actions = SyncActions::new();
     let settings = refreshed(settings, actions.changes(), integration_settings);
     let audit = refreshed(audit, actions.changes(), integration_audit_log);
