@@ -119,7 +119,7 @@ pub struct IntegrationSettingsView {
 }
 
 /// The integration's live status, as `GET /events/integration` streams it
-/// to every signed-in page (event `integration`, JSON data).
+/// (event `integration`, JSON data) to the Integrations page's island.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntegrationStatus {
     pub active: bool,
@@ -767,5 +767,82 @@ impl SyncStatusView {
     /// The dashboard's "Resync now" form fields.
     pub fn is_space(&self) -> bool {
         self.subject_kind == "space"
+    }
+}
+
+/// What a plain form post did, carried back to its page in the URL
+/// (`?done=…`, see `api::guard::back_with`): a form outside an island,
+/// or any form without JavaScript, has no other way to hear a server
+/// function's answer through the redirect. The page shows a fixed
+/// message per outcome, so nothing typed into a URL is shown as ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    OutlookDisconnected,
+    OutlookWasNotConnected,
+    RoomConnected,
+    RoomRevoked,
+    RoomWasNotAuthorized,
+    StaffSettingsSaved,
+    JobRetried,
+}
+
+impl Done {
+    pub const ALL: [Done; 7] = [
+        Done::OutlookDisconnected,
+        Done::OutlookWasNotConnected,
+        Done::RoomConnected,
+        Done::RoomRevoked,
+        Done::RoomWasNotAuthorized,
+        Done::StaffSettingsSaved,
+        Done::JobRetried,
+    ];
+
+    /// The value of `done` in the URL.
+    pub fn key(self) -> &'static str {
+        match self {
+            Done::OutlookDisconnected => "outlook-disconnected",
+            Done::OutlookWasNotConnected => "outlook-not-connected",
+            Done::RoomConnected => "room-connected",
+            Done::RoomRevoked => "room-revoked",
+            Done::RoomWasNotAuthorized => "room-not-authorized",
+            Done::StaffSettingsSaved => "settings-saved",
+            Done::JobRetried => "job-retried",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.key() == key)
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Done::OutlookDisconnected => {
+                "Disconnected. Calbridge no longer writes to your Outlook calendar; events already there stay."
+            }
+            Done::OutlookWasNotConnected => "No Outlook calendar was connected.",
+            Done::RoomConnected => {
+                "Room connected. Bookings are written to the room; its Outlook events make the space unavailable."
+            }
+            Done::RoomRevoked => {
+                "Authorization revoked. Calbridge no longer syncs this space with its room; events already on the room stay."
+            }
+            Done::RoomWasNotAuthorized => "This space had no room authorization.",
+            Done::StaffSettingsSaved => "Settings saved.",
+            Done::JobRetried => "The job is queued again.",
+        }
+    }
+}
+
+#[cfg(test)]
+mod done_tests {
+    use super::Done;
+
+    #[test]
+    fn every_outcome_reads_back_from_its_key_and_no_other() {
+        for done in Done::ALL {
+            assert_eq!(Done::from_key(done.key()), Some(done));
+        }
+        assert_eq!(Done::from_key("Settings saved."), None);
+        assert_eq!(Done::from_key(""), None);
     }
 }

@@ -1,14 +1,17 @@
 //! How a page's data crosses from the server to the browser: one JSON
 //! decoding for everything, so the wasm holds one deserializer per type.
 //!
-//! Leptos' resources decode the values serialized into the page with
-//! `serde_json::from_str`; server functions decode their answers with
-//! `serde_json::from_slice`. The two read through different reader types,
-//! so every model was compiled into the wasm twice, once per reader (a
-//! `SpaceGrid` cost ~13 KB each time). Resources made here decode with
-//! `from_slice` too, sharing the server functions' code. The live
-//! streams decode the same way ([`from_json`]), and so do islands' props
-//! ([`Prop`]).
+//! Server functions decode their answers with `serde_json::from_slice`;
+//! Leptos decodes island props (and resources read in the browser) with
+//! `serde_json::from_str`. The two read through different reader types,
+//! so a model read both ways was compiled into the wasm twice (a
+//! `SpaceGrid` cost ~13 KB each time). Island props wrapped in [`Prop`],
+//! resources made here and the live streams ([`from_json`]) all decode
+//! with `from_slice`, sharing the server functions' code.
+//!
+//! The pages' resources are read on the server only (the pages are not
+//! hydrated, only their islands); [`Json`] keeps them decoding the same
+//! way should one ever be read inside an island.
 
 use leptos::server::codee::{Decoder, Encoder};
 use serde::de::DeserializeOwned;
@@ -65,8 +68,8 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Prop<T> {
     }
 }
 
-/// A resource: loaded on the server with the page, then reloaded in the
-/// browser whenever `source` changes (`Resource::new`, with [`Json`]).
+/// A resource: loaded on the server with the page, again whenever
+/// `source` changes (`Resource::new`, with [`Json`]).
 /// A blocking one (the page's HTML waits for it) is
 /// `Resource::new_with_options(source, fetcher, true)`.
 #[track_caller]

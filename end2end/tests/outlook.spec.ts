@@ -113,6 +113,8 @@ test('staff connects Outlook through Microsoft sign-in, an appointment lands the
   await settled(page);
   await page.getByRole('button', { name: 'Disconnect Outlook calendar' }).click();
   await expect(page.getByTestId('outlook-connection')).toContainText('Not connected');
+  // What the server function answered, shown after the form's redirect.
+  await expect(page.getByRole('status').filter({ hasText: 'no longer writes to your Outlook calendar' })).toBeVisible();
   await expect(page.getByTestId('outlook-account')).toHaveCount(0);
   expect(await mailboxSubjects(SAM_MS.upn)).toContain(`Appointment: Kept ${run}`);
 

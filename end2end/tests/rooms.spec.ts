@@ -170,6 +170,7 @@ test('an admin connects a space to a room; bookings and Outlook events meet, liv
   await settled(page);
   await page.locator('#revoke-room').click();
   await expect(page.getByTestId('room-revoked')).toBeVisible();
+  await expect(page.getByRole('status').filter({ hasText: 'Authorization revoked.' })).toBeVisible();
   if (!jsEnabled()) await dashboard.reload();
   await expect(row).toHaveAttribute('data-state', 'revoked', { timeout: 15_000 });
   // The room keeps what was written.

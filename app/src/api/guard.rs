@@ -8,7 +8,7 @@ use leptos_axum::ResponseOptions;
 use tower_sessions::Session;
 
 use crate::error::AppError;
-use crate::models::Role;
+use crate::models::{Done, Role};
 
 /// The server's `Backend`, provided to every request's context.
 ///
@@ -58,6 +58,54 @@ pub fn fail(error: AppError) -> AppError {
     error
 }
 
+/// After a plain HTML form post that succeeded: back to the page the form
+/// was on, with `?done=` saying what happened (the page shows
+/// [`Done::message`]). Leptos sends a form post back by itself, but
+/// without the server function's answer. Calls from JavaScript get the
+/// answer itself and are left alone.
+pub fn back_with(done: Done) {
+    if !is_plain_form_post() {
+        return;
+    }
+    let referer = use_context::<http::request::Parts>().and_then(|parts| {
+        parts
+            .headers
+            .get(http::header::REFERER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    });
+    let page = referer.as_deref().map_or("/", path_of);
+    leptos_axum::redirect(&with_done(page, done));
+}
+
+/// The path and query of a Referer, fragment dropped: a redirect to it
+/// stays on this site whatever the header says.
+fn path_of(referer: &str) -> &str {
+    let after_scheme = referer.split_once("://").map_or(referer, |(_, rest)| rest);
+    let path = after_scheme
+        .find('/')
+        .map_or("/", |slash| &after_scheme[slash..]);
+    let path = path.split('#').next().unwrap_or("/");
+    // "//host" would be read by the browser as another site.
+    if path.starts_with("//") { "/" } else { path }
+}
+
+/// `page` with `done` set, and the outcome of an earlier post (its
+/// `done`, or its error in `__path`/`__err`) removed.
+fn with_done(page: &str, done: Done) -> String {
+    let (path, query) = page.split_once('?').unwrap_or((page, ""));
+    let mut kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or("");
+            !pair.is_empty() && !matches!(name, "done" | "__path" | "__err")
+        })
+        .collect();
+    let done = format!("done={}", done.key());
+    kept.push(&done);
+    format!("{path}?{}", kept.join("&"))
+}
+
 fn is_plain_form_post() -> bool {
     use_context::<http::request::Parts>().is_some_and(|parts| {
         parts.method == http::Method::POST
@@ -93,5 +141,36 @@ pub fn optional_user() -> impl Future<Output = Result<Option<User>, AppError>> {
         backend::auth::current_user(&session, &backend.db)
             .await
             .map_err(|e| fail(e.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_goes_to_the_referers_path_on_this_site() {
+        assert_eq!(
+            path_of("http://localhost:3000/staff/sync?x=1#top"),
+            "/staff/sync?x=1"
+        );
+        assert_eq!(path_of("https://evil.example"), "/");
+        assert_eq!(path_of("https://evil.example//other.example/x"), "/");
+        assert_eq!(path_of("/admin/outbox"), "/admin/outbox");
+    }
+
+    #[test]
+    fn done_replaces_an_earlier_outcome_and_keeps_the_rest() {
+        assert_eq!(
+            with_done("/admin/spaces/3/sync", Done::RoomRevoked),
+            "/admin/spaces/3/sync?done=room-revoked"
+        );
+        assert_eq!(
+            with_done(
+                "/spaces/3/sync?date=2026-12-01&done=room-connected&__path=/api/x&__err=oops",
+                Done::RoomRevoked
+            ),
+            "/spaces/3/sync?date=2026-12-01&done=room-revoked"
+        );
     }
 }

@@ -9,8 +9,8 @@ use crate::models::OutboxRecordView;
 
 #[cfg(feature = "ssr")]
 use {
-    super::guard::{backend, fail, require_role},
-    crate::models::Role,
+    super::guard::{back_with, backend, fail, require_role},
+    crate::models::{Done, Role},
 };
 
 /// How many records the page lists.
@@ -54,5 +54,6 @@ pub async fn retry_outbox_job(job_id: i64) -> Result<(), AppError> {
     }
     tracing::info!(job_id, by = admin.id, "outbox job retried by an admin");
     backend.sync.wake();
+    back_with(Done::JobRetried);
     Ok(())
 }

@@ -9,8 +9,8 @@ use crate::models::OutlookConnectionView;
 
 #[cfg(feature = "ssr")]
 use {
-    super::guard::{backend, fail, require_role},
-    crate::models::Role,
+    super::guard::{back_with, backend, fail, require_role},
+    crate::models::{Done, Role},
     backend::connections::{self, Owner},
 };
 
@@ -62,6 +62,11 @@ pub async fn disconnect_outlook() -> Result<String, AppError> {
         .sync
         .changes
         .publish(backend::sync::Subject::Staff(user.id));
+    back_with(if had {
+        Done::OutlookDisconnected
+    } else {
+        Done::OutlookWasNotConnected
+    });
     Ok(if had {
         "Disconnected. Calbridge no longer writes to your Outlook calendar; events already there stay.".to_owned()
     } else {

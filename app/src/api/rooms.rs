@@ -10,8 +10,8 @@ use crate::models::{RoomChoice, RoomConnectionView};
 
 #[cfg(feature = "ssr")]
 use {
-    super::guard::{backend, fail, require_role},
-    crate::models::Role,
+    super::guard::{back_with, backend, fail, require_role},
+    crate::models::{Done, Role},
     backend::rooms::{self, RoomError},
 };
 
@@ -99,6 +99,7 @@ pub async fn pick_room(
         .map_err(|e| fail(room_error(e)))?;
     tracing::info!(admin = admin.id, space = space_id, room = %link.room_address, "room picked");
     backend.sync.wake();
+    back_with(Done::RoomConnected);
     Ok(format!(
         "Connected to {} ({}). Bookings are written to the room; its Outlook events make the space unavailable.",
         link.room_name, link.room_address
@@ -119,6 +120,11 @@ pub async fn revoke_room(space_id: i64) -> Result<String, AppError> {
         space = space_id,
         "room authorization revoked"
     );
+    back_with(if had {
+        Done::RoomRevoked
+    } else {
+        Done::RoomWasNotAuthorized
+    });
     Ok(if had {
         "Authorization revoked. Calbridge no longer syncs this space with its room; events already on the room stay.".to_owned()
     } else {

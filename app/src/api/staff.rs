@@ -14,8 +14,8 @@ use crate::models::{StaffAccountView, StaffSettingsView};
 #[cfg(feature = "ssr")]
 use {
     super::appointments::imp::staff_error,
-    super::guard::{backend, fail, require_role},
-    crate::models::{DayOffView, Role, parse_periods, periods_text},
+    super::guard::{back_with, backend, fail, require_role},
+    crate::models::{DayOffView, Done, Role, parse_periods, periods_text},
     backend::availability::Hours,
     chrono::{NaiveDate, Utc},
 };
@@ -90,6 +90,7 @@ pub async fn save_staff_settings(
     let saved = backend::staff::update_settings(&backend.db, user.id, &input, Utc::now())
         .await
         .map_err(|e| fail(staff_error(e)))?;
+    back_with(Done::StaffSettingsSaved);
     Ok(settings_view(saved))
 }
 

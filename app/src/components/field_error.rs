@@ -1,7 +1,7 @@
 //! Errors next to the form field they are about. A server function's
-//! error reaches the page either as the action's value (JavaScript on) or
-//! in the URL after the form post's redirect (JavaScript off, see
-//! `url_error`); [`form_error`] reads both.
+//! error reaches the page either as the action's value (a form inside an
+//! island, with JavaScript) or in the URL after the form post's redirect
+//! (every other form, see `url_error`); [`form_error`] reads both.
 
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;

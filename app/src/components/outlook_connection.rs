@@ -4,11 +4,12 @@
 //! "Disconnect". Works without JavaScript.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::outlook::{DisconnectOutlook, outlook_connection};
-use crate::error::AppError;
-use crate::models::{OUTLOOK_CONNECT_PATH, OutlookConnectionView};
+use crate::components::url_error::PostOutcome;
+use crate::models::{Done, OUTLOOK_CONNECT_PATH, OutlookConnectionView};
 use crate::wire::resource;
 
 #[component]
@@ -104,14 +105,11 @@ fn ConnectionState(
     } else {
         ().into_any()
     };
-    let outcome = move || {
-        disconnect
-            .value()
-            .get()
-            .map(|r: Result<String, AppError>| match r {
-                Ok(m) => view! { <p class="success" role="status">{m}</p> }.into_any(),
-                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-            })
+    let outcome = view! {
+        <PostOutcome
+            path=DisconnectOutlook::PATH
+            done=&[Done::OutlookDisconnected, Done::OutlookWasNotConnected]
+        />
     };
     view! {
         {state_line}

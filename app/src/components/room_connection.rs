@@ -9,12 +9,14 @@
 //! outside `RequireRole`, as the lead's note asks.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::rooms::{PickRoom, RevokeRoom, room_connection, room_directory};
 use crate::components::field_error::{FieldError, form_error};
+use crate::components::url_error::PostOutcome;
 use crate::error::AppError;
-use crate::models::{ROOM_CONNECT_PATH, RoomChoice, RoomConnectionView};
+use crate::models::{Done, ROOM_CONNECT_PATH, RoomChoice, RoomConnectionView};
 use crate::wire::{Resource, resource};
 
 /// What the section shows, made by the page.
@@ -157,14 +159,8 @@ fn RoomState(view: RoomConnectionView, data: RoomConnectionData) -> impl IntoVie
         ().into_any()
     };
     let revoke = data.revoke;
-    let outcome = move || {
-        revoke
-            .value()
-            .get()
-            .map(|r: Result<String, AppError>| match r {
-                Ok(m) => view! { <p class="success" role="status">{m}</p> }.into_any(),
-                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-            })
+    let outcome = view! {
+        <PostOutcome path=RevokeRoom::PATH done=&[Done::RoomRevoked, Done::RoomWasNotAuthorized] />
     };
     let revoke_form = live.then(|| {
         view! {
@@ -233,11 +229,6 @@ fn RoomPicker(space_id: String, data: RoomConnectionData) -> impl IntoView {
             <FieldError error field="address" />
             <button type="submit" id="pick-room">"Connect this room"</button>
         </ActionForm>
-        {move || {
-            pick.value()
-                .get()
-                .and_then(Result::ok)
-                .map(|m| view! { <p class="success" role="status">{m}</p> })
-        }}
+        <PostOutcome path=PickRoom::PATH done=&[Done::RoomConnected] />
     }
 }

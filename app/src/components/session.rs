@@ -1,5 +1,6 @@
-//! Sign-in state shared by the whole app: the login and logout actions,
-//! and the current user, refetched whenever either action completes.
+//! Sign-in state shared by the whole page: the login and logout actions
+//! (their forms post and redirect, like every form outside the islands),
+//! and the current user, read once per page.
 
 use leptos::prelude::*;
 
@@ -19,13 +20,9 @@ impl SessionActions {
     pub fn provide() {
         let login = ServerAction::<Login>::new();
         let logout = ServerAction::<Logout>::new();
-        // Blocking: the navigation shows who is signed in, and must do so
-        // in the HTML itself for browsers without JavaScript.
-        let user = Resource::new_with_options(
-            move || (login.version().get(), logout.version().get()),
-            |_| current_user(),
-            true,
-        );
+        // Blocking: the navigation shows who is signed in, in the HTML
+        // itself.
+        let user = Resource::new_with_options(|| (), |_| current_user(), true);
         provide_context(SessionActions {
             login,
             logout,

@@ -12,18 +12,9 @@ pub fn LoginPage() -> impl IntoView {
     let session = SessionActions::get();
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_else(|| "/".to_owned());
-    // Rendered on the server after the form post's redirect back; the
-    // action's value is there for a hydrated form.
-    let from_url = url_error(Login::PATH);
-    let error = move || {
-        session
-            .login
-            .value()
-            .get()
-            .and_then(Result::err)
-            .or_else(|| from_url.get())
-            .map(|e| e.to_string())
-    };
+    // The page is rendered on the server; a failed sign-in is redirected
+    // back here with its error in the URL.
+    let error = move || url_error(Login::PATH).get().map(|e| e.to_string());
     view! {
         <Title text="Sign in" />
         <section class="card narrow">

@@ -3,11 +3,13 @@
 //! admin has fixed the cause.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 use crate::api::outbox::{RetryOutboxJob, outbox_records};
 use crate::components::require_role::RequireRole;
-use crate::models::{OutboxRecordView, Role};
+use crate::components::url_error::PostOutcome;
+use crate::models::{Done, OutboxRecordView, Role};
 use crate::wire::{Resource, resource};
 
 #[component]
@@ -30,17 +32,12 @@ fn OutboxList(
     records: Resource<Result<Vec<OutboxRecordView>, crate::error::AppError>>,
     retry: ServerAction<RetryOutboxJob>,
 ) -> impl IntoView {
-    let retry_error = move || {
-        retry
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
-    };
+    let retry_outcome =
+        view! { <PostOutcome path=RetryOutboxJob::PATH done=&[Done::JobRetried] /> };
     view! {
         <section class="card">
             <p class="muted">"Sync work still to do (pending, failed or paused), oldest first; then the latest finished work, newest first."</p>
-            {retry_error}
+            {retry_outcome}
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match records.await {

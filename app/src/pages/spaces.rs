@@ -111,7 +111,12 @@ pub fn SpacePage() -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let status = sync_status.await.ok();
+                // The grid shows the badge only: the detail (an admin's)
+                // stays out of the island's props.
+                let status = sync_status.await.ok().map(|mut s| {
+                    s.detail = None;
+                    s
+                });
                 match slots.await {
                     Ok(grid) => view! {
                         <Title text=grid.space.name.clone() />

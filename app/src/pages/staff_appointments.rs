@@ -9,7 +9,8 @@ use crate::api::appointments::{CancelAppointment, RescheduleAppointment, staff_a
 use crate::api::staff::{AddDayOff, RemoveDayOff, SaveStaffSettings, my_staff_settings};
 use crate::components::field_error::{FieldError, FormError, form_error};
 use crate::components::require_role::RequireRole;
-use crate::models::{APPOINTMENT_WEEKDAYS, AppointmentView, Role, StaffSettingsView};
+use crate::components::url_error::url_done;
+use crate::models::{APPOINTMENT_WEEKDAYS, AppointmentView, Done, Role, StaffSettingsView};
 use crate::wire::resource;
 
 #[component]
@@ -58,7 +59,7 @@ fn SettingsSections() -> impl IntoView {
 #[component]
 fn SettingsForm(s: StaffSettingsView, save: ServerAction<SaveStaffSettings>) -> impl IntoView {
     let error = form_error(save);
-    let saved = move || matches!(save.value().get(), Some(Ok(_)));
+    let saved = url_done(&[Done::StaffSettingsSaved]);
     let online = s.location_kind == "online";
     view! {
         <section class="card" aria-labelledby="appointment-settings">
@@ -114,7 +115,7 @@ fn SettingsForm(s: StaffSettingsView, save: ServerAction<SaveStaffSettings>) -> 
                 </label>
                 <FieldError error field="booking_window_days" />
                 <FormError error />
-                {move || saved().then_some(view! { <p class="success" role="status">"Settings saved."</p> })}
+                {saved.map(|d| view! { <p class="success" role="status">{d.message()}</p> })}
                 <button type="submit" class="primary">"Save settings"</button>
             </ActionForm>
         </section>
