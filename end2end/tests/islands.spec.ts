@@ -33,6 +33,7 @@ test('a page fetches the code of its own islands, and only theirs', async ({ pag
   expect(islandCode(fetched, 'outlook_sync')).toHaveLength(1);
   expect(islandCode(fetched, 'live_space_grid')).toHaveLength(0);
   expect(islandCode(fetched, 'dashboard')).toHaveLength(0);
+  expect(islandCode(fetched, 'live_sync_details')).toHaveLength(0);
   // The island works once its code has arrived: the Application ID is
   // checked as it is typed, before anything is sent.
   await page.getByLabel('Application ID').fill('not-a-guid');
