@@ -51,7 +51,7 @@ pub async fn session() -> Result<Session, AppError> {
 pub fn fail(error: AppError) -> AppError {
     if let Some(response) = use_context::<ResponseOptions>()
         && let Ok(status) = http::StatusCode::from_u16(error.status())
-        && !is_plain_form_post()
+        && !use_context::<http::request::Parts>().is_some_and(|p| is_plain_form_post(&p))
     {
         response.set_status(status);
     }
@@ -64,18 +64,14 @@ pub fn fail(error: AppError) -> AppError {
 /// without the server function's answer. Calls from JavaScript get the
 /// answer itself and are left alone.
 pub fn back_with(done: Done) {
-    if !is_plain_form_post() {
+    let Some(parts) = use_context::<http::request::Parts>().filter(is_plain_form_post) else {
         return;
-    }
-    let referer = use_context::<http::request::Parts>().and_then(|parts| {
-        parts
-            .headers
-            .get(http::header::REFERER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    });
-    let page = referer.as_deref().map_or("/", path_of);
-    leptos_axum::redirect(&with_done(page, done));
+    };
+    let referer = parts
+        .headers
+        .get(http::header::REFERER)
+        .and_then(|v| v.to_str().ok());
+    leptos_axum::redirect(&with_done(referer.map_or("/", path_of), done));
 }
 
 /// The path and query of a Referer, fragment dropped: a redirect to it
@@ -106,15 +102,13 @@ fn with_done(page: &str, done: Done) -> String {
     format!("{path}?{}", kept.join("&"))
 }
 
-fn is_plain_form_post() -> bool {
-    use_context::<http::request::Parts>().is_some_and(|parts| {
-        parts.method == http::Method::POST
-            && parts
-                .headers
-                .get(http::header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("text/html"))
-    })
+fn is_plain_form_post(parts: &http::request::Parts) -> bool {
+    parts.method == http::Method::POST
+        && parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
 }
 
 /// The signed-in user if their role satisfies `required`; otherwise

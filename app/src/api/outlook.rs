@@ -62,14 +62,11 @@ pub async fn disconnect_outlook() -> Result<String, AppError> {
         .sync
         .changes
         .publish(backend::sync::Subject::Staff(user.id));
-    back_with(if had {
+    let done = if had {
         Done::OutlookDisconnected
     } else {
         Done::OutlookWasNotConnected
-    });
-    Ok(if had {
-        "Disconnected. Calbridge no longer writes to your Outlook calendar; events already there stay.".to_owned()
-    } else {
-        "No Outlook calendar was connected.".to_owned()
-    })
+    };
+    back_with(done);
+    Ok(done.message().to_owned())
 }

@@ -120,14 +120,11 @@ pub async fn revoke_room(space_id: i64) -> Result<String, AppError> {
         space = space_id,
         "room authorization revoked"
     );
-    back_with(if had {
+    let done = if had {
         Done::RoomRevoked
     } else {
         Done::RoomWasNotAuthorized
-    });
-    Ok(if had {
-        "Authorization revoked. Calbridge no longer syncs this space with its room; events already on the room stay.".to_owned()
-    } else {
-        "This space had no room authorization.".to_owned()
-    })
+    };
+    back_with(done);
+    Ok(done.message().to_owned())
 }

@@ -23,9 +23,8 @@ pub struct LiveSync {
 }
 
 impl LiveSync {
-    /// Listens on the stream at `path` (which may change, e.g. another
-    /// space) while the calling component lives.
-    pub fn listen(path: impl Fn() -> String + Send + Sync + 'static) -> Self {
+    /// Listens on the stream at `path`, in the island that calls it.
+    pub fn listen(path: String) -> Self {
         let live = LiveSync {
             pushed: RwSignal::new(HashMap::new()),
             version: RwSignal::new(0),
@@ -58,34 +57,16 @@ impl LiveSync {
         self.version.update(|v| *v += 1);
     }
 
+    /// In the browser: follows the stream for as long as the page is
+    /// open (an island is never unmounted). After a network error the
+    /// browser reconnects by itself.
     #[cfg(feature = "hydrate")]
-    fn start(self, path: impl Fn() -> String + Send + Sync + 'static) {
-        use futures::future::AbortHandle;
-        let running = StoredValue::new_local(None::<(String, AbortHandle)>);
-        // Effects run only in the browser, after hydration.
-        Effect::new(move |_| {
-            let path = path();
-            if running.with_value(|r| r.as_ref().is_some_and(|(p, _)| *p == path)) {
-                return;
-            }
-            if let Some((_, old)) = running.get_value() {
-                old.abort();
-            }
-            let (task, handle) = futures::future::abortable(stream_into(self, path.clone()));
-            running.set_value(Some((path, handle)));
-            leptos::task::spawn_local(async move {
-                let _ = task.await;
-            });
-        });
-        on_cleanup(move || {
-            if let Some((_, handle)) = running.try_get_value().flatten() {
-                handle.abort();
-            }
-        });
+    fn start(self, path: String) {
+        leptos::task::spawn_local(stream_into(self, path));
     }
 
     #[cfg(not(feature = "hydrate"))]
-    fn start(self, _path: impl Fn() -> String + Send + Sync + 'static) {}
+    fn start(self, _path: String) {}
 }
 
 #[cfg(feature = "hydrate")]
@@ -203,6 +184,6 @@ pub fn LiveSyncCard(
 fn LiveSyncDetails(rendered: Prop<SyncStatusView>, path: String) -> impl IntoView {
     island_hydrated();
     let Prop(rendered) = rendered;
-    let live = LiveSync::listen(move || path.clone());
+    let live = LiveSync::listen(path);
     move || view! { <SyncDetails view=live.latest(&rendered) /> }
 }

@@ -169,10 +169,7 @@ fn LiveSpaceGrid(
 ) -> impl IntoView {
     island_hydrated();
     let (Prop(status), Prop(grid), Prop(shown)) = (status, grid, shown);
-    let live = LiveSync::listen({
-        let id = shown.space_id;
-        move || space_sync_events_path(id)
-    });
+    let live = LiveSync::listen(space_sync_events_path(shown.space_id));
     let fetch = {
         let s = shown.clone();
         move || space_slots(s.space_id, s.date.clone(), s.view.value().to_owned())

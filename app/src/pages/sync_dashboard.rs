@@ -46,7 +46,7 @@ fn Dashboard(list: Prop<Vec<SyncStatusView>>, trouble_only: bool) -> impl IntoVi
     let Prop(list) = list;
     let resync = ServerAction::<ResyncNow>::new();
     let list = refreshed(list, move || resync.version().get(), sync_overview);
-    let live = LiveSync::listen(|| ALL_SYNC_EVENTS_PATH.to_owned());
+    let live = LiveSync::listen(ALL_SYNC_EVENTS_PATH.to_owned());
     let outcome = move || {
         resync.value().get().map(|r| match r {
             Ok(message) => view! { <p class="success" role="status">{message}</p> }.into_any(),
